@@ -1,0 +1,204 @@
+"""Benchmark grading in the sandbox against a fresh interpreter per submission.
+
+Grades ``-n`` copies (default 200) of ``tests/implementations/lab03-softmax-ce/
+correct_logsumexp.py`` with every fixture (public, hidden and randomised: 31 fixtures),
+the way ``lossgrader grade`` does (``grader.cli._grade_many`` over ``grade()``), and
+prints:
+
+* latency, one submission at a time, 1 slot: per submission (``Result.execution_time``:
+  fixtures built, both runs, comparison) and per run. A lab03 submission is TWO runs in
+  two processes: the shown fixtures (9) and the hidden ones (22), so per-run and
+  per-submission figures are both given, and what the grader itself spends per
+  submission (building fixtures with the reference, comparing) is shown apart;
+* throughput (submissions/s) with 1 and 2 slots (``--jobs`` grading threads per slot,
+  default 2, as ``lossgrader grade -j`` would);
+* the same work through :class:`~grader.grading.runner.SubprocessRunner` (a fresh
+  interpreter per run), one at a time, and the ratio.
+
+Then a PASS/FAIL line per target: sandbox ≥ 10× faster than a fresh interpreter
+(per-submission medians), ≤ 10 ms median per submission, throughput growing with
+slots. Exit status 1 if a target is missed. Needs Linux, root and pyseccomp.
+
+Usage::
+
+    .venv/bin/python bench/sandbox_bench.py              # full size: 200 submissions
+    .venv/bin/python bench/sandbox_bench.py -n 50 --fresh 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.cli import _grade_many
+from grader.grading.engine import grade
+from grader.grading.lab import Lab, find_lab
+from grader.grading.result import Result
+from grader.grading.runner import Call, RunLimits, RunReport, SubprocessRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSION = ROOT / "tests" / "implementations" / "lab03-softmax-ce" / "correct_logsumexp.py"
+LAB_ID = "lab03-softmax-ce"
+
+TARGET_SPEEDUP = 10.0
+TARGET_P50_MS = 10.0
+TARGET_GROWTH = 1.05  # 2 slots must do at least 5 % more than 1 (more than noise)
+
+
+class TimedRunner:
+    """Delegates to a runner and records how long each run took, by kind of run."""
+
+    def __init__(self, inner: Any, hidden_calls: int) -> None:
+        self.inner = inner
+        self.hidden_calls = hidden_calls
+        self.times: dict[str, list[float]] = {"shown": [], "hidden": []}
+        self._lock = threading.Lock()
+
+    def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
+        started = time.perf_counter()
+        report = self.inner.run(source, functions, calls, limits)
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.times["hidden" if len(calls) == self.hidden_calls else "shown"].append(elapsed)
+        return report
+
+    def all_times(self) -> list[float]:
+        return self.times["shown"] + self.times["hidden"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def ms(values: list[float]) -> str:
+    return f"p50 {percentile(values, 50) * 1000:8.2f} ms   p95 {percentile(values, 95) * 1000:8.2f} ms"
+
+
+def check(results: list[Result]) -> None:
+    wrong = [r for r in results if r.status != "graded" or r.score != r.max_score]
+    if wrong:
+        raise SystemExit(f"{len(wrong)} submissions were not graded in full: {wrong[0].summary_line()}")
+
+
+def sequential(runner: Any, lab: Lab, sources: list[bytes]) -> tuple[list[float], TimedRunner, float]:
+    """Grade one at a time; per-submission latencies, the runs' times, total seconds."""
+    timed = TimedRunner(runner, len(lab.fixtures_by("hidden")))
+    latencies = []
+    started = time.perf_counter()
+    for source in sources:
+        result = grade(source, lab, None, runner=timed)
+        check([result])
+        latencies.append(result.execution_time)
+    return latencies, timed, time.perf_counter() - started
+
+
+def throughput(runner: Any, lab: Lab, sources: list[bytes], jobs: int) -> float:
+    """Submissions per second through ``lossgrader grade``'s own concurrent path."""
+    started = time.perf_counter()
+    results = _grade_many(sources, lab, None, runner, jobs, show_progress=False)
+    elapsed = time.perf_counter() - started
+    check(results)
+    return len(sources) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=200, help="submissions per measurement (default 200)")
+    parser.add_argument("--fresh", type=int, default=None, help="submissions through SubprocessRunner (default: -n)")
+    parser.add_argument("--jobs", type=int, default=2, help="grading threads per slot for throughput (default 2)")
+    parser.add_argument("--warm", type=int, default=10, help="warm-up submissions per runner (default 10)")
+    args = parser.parse_args(argv)
+
+    from grader.sandbox import SandboxRunner, SandboxUnavailable
+
+    lab = find_lab(LAB_ID)
+    source = SUBMISSION.read_bytes()
+    sources = [source] * args.n
+    fresh_n = args.n if args.fresh is None else args.fresh
+    shown_calls = len(lab.fixtures_by("public", "randomised"))
+    hidden_calls = len(lab.fixtures_by("hidden"))
+    print(f"lossgrader sandbox benchmark: {SUBMISSION.relative_to(ROOT)}, {LAB_ID}")
+    print(
+        f"  {args.n} submissions x {shown_calls + hidden_calls} fixtures "
+        f"(2 runs each: {shown_calls} shown, {hidden_calls} hidden); "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}"
+    )
+
+    figures: dict[str, float] = {}
+    try:
+        with SandboxRunner(slots=1) as runner:
+            started = time.perf_counter()
+            runner.start()
+            print(f"  fork server start-up: {(time.perf_counter() - started) * 1000:.0f} ms")
+            sequential(runner, lab, [source] * args.warm)
+            latencies, timed, elapsed = sequential(runner, lab, sources)
+            runs = timed.all_times()
+            grader_side = [
+                lat - s - h for lat, s, h in zip(latencies, timed.times["shown"], timed.times["hidden"], strict=True)
+            ]
+            print("\nsandbox, 1 slot, one submission at a time")
+            print(f"  per submission (both runs + grader)   {ms(latencies)}")
+            print(f"  per run (all)                         {ms(runs)}")
+            print(f"  per run, shown ({shown_calls} fixtures)          {ms(timed.times['shown'])}")
+            print(f"  per run, hidden ({hidden_calls} fixtures)        {ms(timed.times['hidden'])}")
+            print(f"  grader side per submission            {ms(grader_side)}   (fixtures + reference + comparison)")
+            print(f"  throughput, sequential                {args.n / elapsed:8.1f} submissions/s")
+            figures["p50"] = percentile(latencies, 50)
+            figures["run_p50"] = percentile(runs, 50)
+            figures["grader_p50"] = percentile(grader_side, 50)
+
+            print(f"\nsandbox throughput (lossgrader grade path, {args.jobs} threads per slot)")
+            sequential(runner, lab, [source] * args.warm)
+            figures["thr1"] = throughput(runner, lab, sources, args.jobs * 1)
+            print(f"  1 slot   {figures['thr1']:8.1f} submissions/s   ({args.jobs} threads)")
+        with SandboxRunner(slots=2) as runner:
+            runner.start()
+            sequential(runner, lab, [source] * args.warm)
+            figures["thr2"] = throughput(runner, lab, sources, args.jobs * 2)
+            print(f"  2 slots  {figures['thr2']:8.1f} submissions/s   ({args.jobs * 2} threads)")
+    except SandboxUnavailable as exc:
+        print(f"the sandbox is not available here: {exc}", file=sys.stderr)
+        return 2
+
+    print(f"\nfresh interpreter per run (SubprocessRunner), one submission at a time, n={fresh_n}")
+    fresh_latencies, fresh_timed, fresh_elapsed = sequential(SubprocessRunner(), lab, [source] * fresh_n)
+    print(f"  per submission (both runs + grader)   {ms(fresh_latencies)}")
+    print(f"  per run (all)                         {ms(fresh_timed.all_times())}")
+    print(f"  throughput, sequential                {fresh_n / fresh_elapsed:8.1f} submissions/s")
+
+    speedup = percentile(fresh_latencies, 50) / figures["p50"]
+    run_speedup = percentile(fresh_timed.all_times(), 50) / figures["run_p50"]
+    growth = figures["thr2"] / figures["thr1"]
+    print("\nratios")
+    print(f"  fresh / sandbox, per submission p50   {speedup:8.1f}x")
+    print(f"  fresh / sandbox, per run p50          {run_speedup:8.1f}x")
+    print(f"  2 slots / 1 slot throughput           {growth:8.2f}x")
+
+    targets = [
+        (
+            f"sandbox >= {TARGET_SPEEDUP:g}x faster than a fresh interpreter (per-submission p50)",
+            speedup >= TARGET_SPEEDUP,
+            f"{speedup:.1f}x",
+        ),
+        (
+            f"p50 per submission <= {TARGET_P50_MS:g} ms (2 runs + grader side)",
+            figures["p50"] * 1000 <= TARGET_P50_MS,
+            f"{figures['p50'] * 1000:.2f} ms; per run {figures['run_p50'] * 1000:.2f} ms, "
+            f"grader side {figures['grader_p50'] * 1000:.2f} ms",
+        ),
+        ("throughput grows with slots (2 vs 1)", growth >= TARGET_GROWTH, f"{growth:.2f}x"),
+    ]
+    print()
+    for name, ok, detail in targets:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    return 0 if all(ok for _, ok, _ in targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

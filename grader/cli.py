@@ -1,0 +1,360 @@
+"""``lossgrader``: a thin command line over the grading core.
+
+Exit codes: 0 done (for ``check``: every fixture passed), 1 ``check`` found failing
+fixtures or ``lab validate`` found problems, 2 the command could not do its job (bad
+arguments, unknown lab, unreadable file), with a one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.grading.engine import grade
+from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
+from grader.grading.result import Result, fmt_points
+from grader.grading.runner import Runner, SubprocessRunner
+from grader.grading.validate import validate_lab
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        """Print ``error: message`` on stderr."""
+        err.print(f"[red]error:[/red] {escape(self.format_message())}")
+
+
+def _lab(lab: str) -> Lab:
+    try:
+        return find_lab(lab)
+    except LabError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: non-finite floats become the strings "inf", "-inf" and "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files as given; folders become the ``.py`` files inside them, sorted."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*.py")
+                if p.is_file() and not any(part.startswith((".", "__pycache__")) for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise UserError(f"no .py files in folder {path}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UserError(f"no such file or folder: {path}")
+    return files
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lossgrader")
+def main() -> None:
+    """lossgrader: grade loss-function labs, and check your own work before you submit."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lab", "lab_id", required=True, help="Lab id, e.g. lab01-mse.")
+@click.option("--seed", type=int, default=None, help="Seed for the randomised fixtures (default: new).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
+    """Check FILE locally on the public and randomised fixtures.
+
+    Exit status 0 only if every fixture passes. Needs no server and no sandbox.
+    """
+    lab = _lab(lab_id)
+    source = _read(file)
+    result = grade(source, lab, seed, runner=SubprocessRunner(), visibilities=("public", "randomised"))
+    hidden = lab.fixtures_by("hidden")
+    if as_json:
+        view = result.student_view()
+        view["hidden_fixtures_on_server"] = len(hidden)
+        click.echo(json.dumps(json_safe(view), indent=2, allow_nan=False))
+    else:
+        _print_result(result, file, details=True)
+        if hidden:
+            points = fmt_points(sum(f.points for f in hidden))
+            out.print(
+                f"The server will also run {len(hidden)} hidden fixtures ({points} points): "
+                "you will see their names and whether they passed."
+            )
+    if result.status != "graded":
+        raise UserError(result.error or "grading failed")
+    sys.exit(0 if result.all_passed else 1)
+
+
+def server_runner() -> Runner:
+    """The sandboxed runner for server-side grading; refuses when the sandbox is missing.
+
+    ``LOSSGRADER_INSECURE_SANDBOX=1`` (development only) falls back to a plain
+    subprocess, with a loud warning.
+    """
+    from grader.sandbox import SandboxUnavailable, make_runner
+
+    try:
+        return make_runner()
+    except SandboxUnavailable as exc:
+        raise UserError(
+            f"{exc}; refusing to run untrusted code without it "
+            "(LOSSGRADER_INSECURE_SANDBOX=1 allows it for development)"
+        ) from None
+
+
+@main.command(name="grade")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--lab", "lab_id", required=True, help="Lab id, e.g. lab01-mse.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the randomised fixtures (default: new per file).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Gradescope-style JSON on stdout (an array for several files).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Files graded at once (default: CPUs).",
+)
+def grade_command(paths: tuple[str, ...], lab_id: str, seed: int | None, as_json: bool, jobs: int | None) -> None:
+    """Grade files (or folders of .py files) with every fixture, hidden ones included.
+
+    Exit status 0 when grading completed, whatever the scores.
+    """
+    lab = _lab(lab_id)
+    files = expand_paths(paths)
+    sources = [_read(f) for f in files]
+    runner = server_runner()
+    try:
+        results = _grade_many(sources, lab, seed, runner, jobs or os.cpu_count() or 1, show_progress=len(files) > 1)
+    finally:
+        close = getattr(runner, "close", None)
+        if close:
+            close()
+    if as_json:
+        docs = []
+        for file, result in zip(files, results, strict=True):
+            doc = result.to_gradescope()
+            doc["extra_data"]["file"] = str(file)
+            docs.append(doc)
+        click.echo(json.dumps(json_safe(docs[0] if len(docs) == 1 else docs), indent=2, allow_nan=False))
+    elif len(files) == 1:
+        _print_result(results[0], files[0], details=True, instructor=True)
+    else:
+        table = Table(title=f"{lab.id} · {len(files)} files")
+        table.add_column("file", overflow="fold")
+        table.add_column("score", justify="right", no_wrap=True)
+        table.add_column("summary")
+        for file, result in zip(files, results, strict=True):
+            table.add_row(
+                escape(str(file)),
+                f"{fmt_points(result.score)}/{fmt_points(result.max_score)}",
+                escape(result.summary_line().split(" — ", 1)[-1]),
+            )
+        out.print(table)
+    errors = [r for r in results if r.status != "graded"]
+    if errors:
+        raise UserError(f"{len(errors)} of {len(results)} files could not be graded: {errors[0].error}")
+
+
+def _grade_many(
+    sources: list[bytes], lab: Lab, seed: int | None, runner: Runner, jobs: int, show_progress: bool
+) -> list[Result]:
+    """Grade concurrently, keeping the argument order; progress on stderr."""
+
+    def one(source: bytes) -> Result:
+        return grade(source, lab, seed, runner=runner)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        if not show_progress:
+            return list(pool.map(one, sources))
+        columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("grading", total=len(sources))
+            futures = [pool.submit(one, s) for s in sources]
+            for future in futures:
+                future.add_done_callback(lambda _: progress.advance(task))
+            return [f.result() for f in futures]
+
+
+def _print_result(result: Result, file: Path, *, details: bool, instructor: bool = False) -> None:
+    out.print(f"[bold]{escape(str(file))}[/bold] · {result.lab_id} · seed {result.seed}")
+    if result.submission_error:
+        out.print(f"[red]Problem with the file:[/red] {escape(result.submission_error)}")
+    table = Table(show_lines=False)
+    table.add_column("fixture", no_wrap=True)
+    table.add_column("category")
+    table.add_column("kind")
+    table.add_column("result", no_wrap=True)
+    table.add_column("feedback", overflow="fold")
+    for test in result.tests:
+        mark = "[green]passed[/green]" if test.passed else "[red]FAILED[/red]"
+        feedback = "" if test.passed else (test.message if instructor else test.feedback())
+        table.add_row(escape(test.name), escape(test.category), test.visibility, mark, escape(feedback))
+    out.print(table)
+    if details:
+        for test in result.tests:
+            if test.passed or (test.visibility == "hidden" and not instructor) or not test.inputs:
+                continue
+            out.print(f"[bold]{escape(test.name)}[/bold]: {escape(test.function)}({escape(', '.join(test.inputs))})")
+    if result.output.strip() and not instructor:
+        out.print("[dim]Your code printed:[/dim]")
+        out.print(escape(result.output.rstrip()[:2000]), markup=False)
+    colour = "green" if result.all_passed else "red"
+    out.print(f"[{colour}]Score {escape(result.summary_line())}[/{colour}]")
+
+
+@main.command()
+def labs() -> None:
+    """List the available labs."""
+    names = available_labs()
+    if not names:
+        raise UserError(f"no labs found in {labs_dir()}")
+    table = Table(title=f"labs in {labs_dir()}")
+    for column in ("id", "title", "functions", "public", "hidden", "randomised", "points"):
+        table.add_column(column)
+    for name in names:
+        lab = _lab(name)
+        counts = [str(len(lab.fixtures_by(v))) for v in ("public", "hidden", "randomised")]
+        table.add_row(
+            lab.id,
+            escape(lab.title),
+            ", ".join(f.signature for f in lab.functions),
+            *counts,
+            fmt_points(lab.max_score),
+        )
+    out.print(table)
+
+
+@main.group()
+def lab() -> None:
+    """Work with lab definitions."""
+
+
+@lab.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def validate(path: Path) -> None:
+    """Check the lab in PATH: schema, every fixture, and the reference passes them all."""
+    found = validate_lab(path)
+    if found.ok:
+        assert found.lab is not None
+        counts = ", ".join(f"{len(found.lab.fixtures_by(v))} {v}" for v in ("public", "hidden", "randomised"))
+        out.print(
+            f"[green]ok[/green] {found.lab.id}: {counts}; "
+            f"{found.fixtures_checked} fixture runs checked; version {found.lab.version}"
+        )
+        return
+    for problem in found.problems:
+        err.print(f"[red]error:[/red] {escape(problem)}")
+    sys.exit(1)
+
+
+@lab.command()
+@click.argument("lab_id")
+def handout(lab_id: str) -> None:
+    """Print a lab's handout."""
+    click.echo(_lab(lab_id).handout.rstrip("\n"))  # verbatim: no re-wrapping, so it can be redirected
+
+
+SERVICE_COMMAND_MODULES = ("db", "users", "course", "worker", "sandbox", "web", "submit")
+
+
+def _add_service_commands() -> None:
+    """Add the service's command groups; skipped when the server extra is missing."""
+    for name in SERVICE_COMMAND_MODULES:
+        module_name = f"grader.commands.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name or (exc.name or "").split(".")[0] in _SERVER_PACKAGES:
+                continue  # not written yet, or the server extra is not installed
+            raise
+        for command in module.commands:
+            main.add_command(command)
+
+
+_SERVER_PACKAGES = {"sqlalchemy", "alembic", "psycopg", "dramatiq", "redis", "flask", "werkzeug", "pyseccomp"}
+_add_service_commands()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; unexpected errors become one line."""
+    try:
+        main.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.UsageError as exc:
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        err.print(f"[red]error:[/red] {escape(exc.format_message())}{escape(where)}")
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        err.print("aborted")
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:
+        if os.environ.get("LOSSGRADER_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/red] {escape(type(exc).__name__)}: {escape(str(exc))} "
+            "(LOSSGRADER_DEBUG=1 shows the traceback)"
+        )
+        return 2
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,209 @@
+"""``lossgrader submit FILE --lab LAB``: send a file to the server, wait for its grading, print the result.
+
+The server and token come from ``--server``/``--token``, then ``LOSSGRADER_SERVER``/
+``LOSSGRADER_TOKEN``, then ``~/.config/lossgrader/config.toml`` (``server = "..."``,
+``token = "..."``; ``$XDG_CONFIG_HOME`` is honoured). Only the standard library talks to
+the server. Exit status: 0 every fixture passed, 1 some failed, 2 the submission could
+not be made or graded (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from grader.cli import UserError, _print_result, out
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+USER_AGENT = "lossgrader-cli"
+REQUEST_TIMEOUT = 30.0
+FIRST_POLL = 0.5
+MAX_POLL = 5.0
+
+
+def config_path() -> Path:
+    """``$XDG_CONFIG_HOME/lossgrader/config.toml`` (default ``~/.config``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "lossgrader" / "config.toml"
+
+
+def read_config(path: Path | None = None) -> dict[str, Any]:
+    """The config file's settings; {} when there is none. A broken file is an error."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    path = path or config_path()
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+class Client:
+    """The few API calls ``submit`` needs, over urllib."""
+
+    def __init__(self, server: str, token: str, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any:
+        """Send a request; the decoded JSON body, or UserError with one line."""
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(self.server + path, data=body, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read().decode("utf-8") or "null")
+        except urllib.error.HTTPError as exc:
+            raise UserError(self._problem(exc)) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise UserError(f"cannot reach the server at {self.server}: {reason}") from None
+        except ValueError:
+            raise UserError(
+                f"the server at {self.server} did not answer with JSON (is it a lossgrader server?)"
+            ) from None
+
+    def _problem(self, exc: urllib.error.HTTPError) -> str:
+        try:
+            message = json.loads(exc.read().decode("utf-8")).get("message")
+        except (ValueError, AttributeError, OSError):
+            message = None
+        if exc.code == 401:
+            return "the server refused the token (check --token, LOSSGRADER_TOKEN or the config file)"
+        if exc.code == 404 and message is None:
+            return f"{self.server} has no lossgrader API (HTTP 404)"
+        return f"{message or exc.reason} (HTTP {exc.code})"
+
+    def submit(self, lab_id: str, filename: str, source: bytes) -> dict[str, Any]:
+        """POST the file as multipart/form-data."""
+        boundary = "lossgrader-" + secrets.token_hex(16)
+        safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+        body = b"".join(
+            (
+                f"--{boundary}\r\n".encode(),
+                f'Content-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'.encode(),
+                b"Content-Type: text/x-python\r\n\r\n",
+                source,
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )
+        path = f"/api/v1/labs/{urllib.parse.quote(lab_id, safe='')}/submissions"
+        return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}")
+
+    def submission(self, submission_id: int) -> dict[str, Any]:
+        """GET a submission."""
+        return self.request("GET", f"/api/v1/submissions/{int(submission_id)}")
+
+
+def wait_for(client: Client, submission_id: int, timeout: float) -> dict[str, Any]:
+    """Poll with backoff until grading is done; UserError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = FIRST_POLL
+    while True:
+        document = client.submission(submission_id)
+        if document.get("done") or document.get("status") in ("graded", "error"):
+            return document
+        if time.monotonic() + delay > deadline:
+            raise UserError(
+                f"submission {submission_id} is still {document.get('status', 'queued')} after {timeout:g} s; "
+                f"see {client.server}/submissions/{submission_id}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, MAX_POLL)
+
+
+def as_result(document: dict[str, Any]) -> Any:
+    """The API's submission as a :class:`~grader.grading.result.Result`, for ``check``'s table."""
+    from grader.grading.result import Result, TestResult
+
+    tests = []
+    for test in document.get("tests") or []:
+        feedback = test.get("feedback") or ""
+        tests.append(
+            TestResult(
+                name=test["name"],
+                function=test.get("function") or "",
+                category=test.get("category") or "",
+                visibility=test.get("visibility") or "hidden",
+                description=test.get("description") or "",
+                max_score=float(test.get("max_score") or 0),
+                score=float(test.get("score") or 0),
+                passed=test.get("status") == "passed",
+                stage="",
+                message=feedback,
+                summary=feedback,
+                inputs=test.get("inputs"),
+            )
+        )
+    return Result(
+        lab_id=document.get("lab", ""),
+        lab_title="",
+        lab_version="",
+        seed=int(document.get("seed") or 0),
+        tests=tests,
+        submission_error=document.get("submission_error"),
+    )
+
+
+@click.command("submit")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lab", "lab_id", required=True, help="Lab id, e.g. lab01-mse.")
+@click.option("--server", default=None, help=f"Server URL (default: LOSSGRADER_SERVER, config file, {DEFAULT_SERVER}).")
+@click.option("--token", default=None, help="API token (default: LOSSGRADER_TOKEN, then the config file).")
+@click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True, help="Seconds to wait.")
+@click.option("--no-wait", is_flag=True, help="Only submit; print the submission's id and URL.")
+def submit(file: Path, lab_id: str, server: str | None, token: str | None, timeout: float, no_wait: bool) -> None:
+    """Submit FILE to the course server and show the graded result.
+
+    Exit status 0 only if every fixture passed (hidden ones included), 1 if some failed.
+    """
+    settings = read_config()
+    server = server or os.environ.get("LOSSGRADER_SERVER") or settings.get("server") or DEFAULT_SERVER
+    token = token or os.environ.get("LOSSGRADER_TOKEN") or settings.get("token")
+    if not isinstance(server, str) or urllib.parse.urlsplit(server).scheme not in ("http", "https"):
+        raise UserError(f"the server must be an http:// or https:// URL, got {server!r}")
+    if not token or not isinstance(token, str):
+        raise UserError(f'no API token: give --token, set LOSSGRADER_TOKEN, or put token = "..." in {config_path()}')
+    try:
+        source = file.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
+
+    client = Client(server, token.strip())
+    accepted = client.submit(lab_id, file.name, source)
+    submission_id = int(accepted["id"])
+    if no_wait:
+        out.print(f"submitted {escape(str(file))} to {escape(lab_id)}: submission {submission_id}")
+        return
+    out.print(f"submitted {escape(str(file))} to {escape(lab_id)} (submission {submission_id}); grading…")
+    document = wait_for(client, submission_id, timeout)
+    if document.get("status") != "graded":
+        raise UserError(
+            f"the server could not grade submission {submission_id} (not your fault); your instructor will regrade it"
+        )
+    result = as_result(document)
+    _print_result(result, file, details=True)
+    sys.exit(0 if result.all_passed and not result.submission_error else 1)
+
+
+commands = [submit]

@@ -1,0 +1,266 @@
+"""Typed SQLAlchemy 2 models: the source of truth for everything a course cares about.
+
+Nothing a student submitted is ever deleted by the application: submissions keep their
+source text; regrading replaces a submission's fixture results in one transaction and
+records old → new scores in the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so Alembic migrations are the same on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("student", "instructor", "admin")
+SUBMISSION_STATUSES = ("queued", "running", "graded", "error")
+LATE_POLICIES = ("none", "percent_per_day", "zero_after_deadline")
+COUNTING = ("last", "best")
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Store UTC; refuse naive datetimes, which would be ambiguous."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use timezone-aware datetimes")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Always hand back an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class User(Base):
+    """A person: student, instructor or admin. Students carry their roster fields."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20), default="student")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    student_number: Mapped[str | None] = mapped_column(String(64), unique=True)  # the roster's "student id"
+    sis_user_id: Mapped[str | None] = mapped_column(String(64))
+    sis_login_id: Mapped[str | None] = mapped_column(String(150))
+    section: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_users_role_section", "role", "section"),)
+
+
+class ApiToken(Base):
+    """An API token for the CLI; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="cli")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown to people to tell tokens apart
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Lab(Base):
+    """A lab as the course runs it: the definition's id and version, plus course policy."""
+
+    __tablename__ = "labs"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(32))  # hash of the lab's files (grader.grading.lab)
+    max_score: Mapped[float] = mapped_column(Float, default=0.0)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order in gradebooks
+    due_at: Mapped[dt.datetime | None]
+    hard_deadline_at: Mapped[dt.datetime | None]  # no submissions accepted after it
+    late_policy: Mapped[str] = mapped_column(String(30), default="none")
+    late_percent_per_day: Mapped[float] = mapped_column(Float, default=0.0)
+    max_submissions: Mapped[int | None]
+    min_interval_seconds: Mapped[int | None]
+    counting: Mapped[str] = mapped_column(String(10), default="last")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Submission(Base):
+    """One attempt by one student at one lab. Committed before grading starts."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="RESTRICT"))
+    attempt: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per (user, lab)
+    filename: Mapped[str] = mapped_column(String(255), default="submission.py")
+    source: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    seed: Mapped[int] = mapped_column(Integer)
+    lab_version: Mapped[str | None] = mapped_column(String(32))  # version that graded it
+    grading_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None]  # a worker owns it until then
+    worker: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)  # grader error (not the student's fault)
+    submission_error: Mapped[str | None] = mapped_column(Text)  # the file itself is unusable
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    graded_at: Mapped[dt.datetime | None]
+    execution_time: Mapped[float | None] = mapped_column(Float)
+    output: Mapped[str | None] = mapped_column(Text)  # printed output (instructors only)
+
+    user: Mapped[User] = relationship()
+    lab: Mapped[Lab] = relationship()
+    results: Mapped[list[FixtureResult]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="FixtureResult.position"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "lab_id", "attempt", name="uq_submissions_user_lab_attempt"),
+        Index("ix_submissions_user_lab_time", "user_id", "lab_id", "submitted_at"),
+        Index("ix_submissions_lab_time", "lab_id", "submitted_at"),
+        Index("ix_submissions_status_lease", "status", "lease_until"),
+    )
+
+
+class FixtureResult(Base):
+    """The verdict on one fixture for one submission (the current grading only)."""
+
+    __tablename__ = "fixture_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    lab_id: Mapped[str] = mapped_column(String(100))  # denormalised for pass-rate queries
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    function: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(20))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    stage: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    feedback: Mapped[str] = mapped_column(Text)  # student-safe text
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # instructor view
+    elapsed: Mapped[float | None] = mapped_column(Float)
+
+    submission: Mapped[Submission] = relationship(back_populates="results")
+
+    __table_args__ = (
+        Index("ix_fixture_results_submission", "submission_id", "position"),
+        Index("ix_fixture_results_lab_name", "lab_id", "name", "passed"),
+    )
+
+
+class Score(Base):
+    """The gradebook cell: one per (student, lab), kept up to date as attempts are graded."""
+
+    __tablename__ = "scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
+    raw: Mapped[float] = mapped_column(Float, default=0.0)
+    penalty: Mapped[float] = mapped_column(Float, default=0.0)  # points taken off for lateness
+    final: Mapped[float] = mapped_column(Float, default=0.0)
+    max_score: Mapped[float] = mapped_column(Float, default=0.0)
+    late_days: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "lab_id", name="uq_scores_user_lab"),
+        Index("ix_scores_lab_final", "lab_id", "final"),
+    )
+
+
+class Extension(Base):
+    """A per-student due date for one lab."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
+    due_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "lab_id", name="uq_extensions_user_lab"),)
+
+
+class AuditEvent(Base):
+    """Who did what: regrades, due-date changes, extensions, imports; old → new values."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(200), default="system")  # "cli:root", "web:alice"
+    action: Mapped[str] = mapped_column(String(50))
+    lab_id: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(Integer)  # the student concerned, if any
+    submission_id: Mapped[int | None] = mapped_column(Integer)
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_audit_events_at", "at"), Index("ix_audit_events_lab", "lab_id", "at"))

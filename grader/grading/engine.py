@@ -1,0 +1,180 @@
+"""``grade(source, lab) -> Result``: the one path from a submission to a verdict.
+
+source → checks on the file → runner (student code runs out of process and returns
+plain numbers) → trusted comparison → :class:`Result`.
+
+Hidden fixtures run in a process of their own: whatever a student can see (public
+results, load errors, printed output) comes from a process that never held a hidden
+input, so it cannot carry one out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.grading import compare, fixtures
+from grader.grading.lab import VISIBILITIES, Lab, find_lab
+from grader.grading.result import STATUS_ERROR, Result, TestResult
+from grader.grading.runner import Call, Runner, RunReport, SubprocessRunner
+from grader.grading.source import check_source
+
+MISTAKES_MODULE = "reference.mistakes"
+HIDDEN_LOAD_MESSAGE = "your file raised an exception when loaded."  # no child text: it may hold hidden inputs
+
+
+def new_seed() -> int:
+    """A fresh seed for randomised fixtures (recorded in the result)."""
+    return secrets.randbelow(2**31)
+
+
+def grade(
+    source: bytes | str,
+    lab: Lab | str,
+    seed: int | None = None,
+    *,
+    runner: Runner | None = None,
+    visibilities: Sequence[str] = VISIBILITIES,
+) -> Result:
+    """Grade one submission against a lab, with every fixture of ``visibilities``."""
+    started = time.perf_counter()
+    lab = lab if isinstance(lab, Lab) else find_lab(lab)
+    seed = new_seed() if seed is None else seed
+    runner = runner or SubprocessRunner()
+    result = Result(
+        lab_id=lab.id,
+        lab_title=lab.title,
+        lab_version=lab.version,
+        seed=seed,
+        tests=[],
+        runner=type(runner).__name__,
+        visibilities=tuple(visibilities),
+    )
+    try:
+        concrete = fixtures.build(lab, tuple(visibilities), seed)
+    except Exception as exc:  # a broken lab is the grader's problem, not the student's
+        result.status, result.error = STATUS_ERROR, f"the lab's fixtures could not be built: {exc}"
+        return result
+
+    checked = check_source(source)
+    if checked.problem:
+        result.submission_error = checked.problem
+        result.tests = [_untested(f, f"not run: {checked.problem}") for f in concrete]
+        result.execution_time = time.perf_counter() - started
+        return result
+
+    assert checked.text is not None
+    names = [f.name for f in lab.functions]
+    shown = [f for f in concrete if f.spec.visibility != "hidden"]
+    hidden = [f for f in concrete if f.spec.visibility == "hidden"]
+    verdicts: dict[str, TestResult] = {}
+    outputs = []
+    for group in (shown, hidden):
+        if not group:
+            continue
+        calls = [Call(f.spec.name, f.spec.function, f.args) for f in group]
+        try:
+            report = runner.run(checked.text, names, calls, lab.limits)
+        except Exception as exc:  # the runner itself failed: not the student's fault
+            result.status = STATUS_ERROR
+            result.error = f"the runner failed: {type(exc).__name__}: {exc}"
+            result.tests = []
+            return result
+        load_message = _load_message(report)
+        if load_message and result.submission_error is None:
+            result.submission_error = load_message if group is shown else HIDDEN_LOAD_MESSAGE
+        if group is shown:  # a hidden run's output and termination may carry what its child wrote
+            outputs.append(report.output)
+            result.output_truncated = report.output_truncated
+            result.termination = report.termination
+        for fixture, outcome in zip(group, report.outcomes, strict=True):
+            verdicts[fixture.spec.name] = _verdict(lab, fixture, outcome, checked.defined, load_message)
+    result.tests = [verdicts[f.spec.name] for f in concrete]
+    result.output = "".join(outputs)
+    result.execution_time = time.perf_counter() - started
+    return result
+
+
+def _diagnostics(function: str) -> list[compare.Diagnostic]:
+    try:
+        module = importlib.import_module(MISTAKES_MODULE)
+    except ImportError:
+        return []
+    return [compare.Diagnostic(m.message, m.compute) for m in module.mistakes_for(function)]
+
+
+def _plain(array: np.ndarray | None, limit: int = 64) -> Any:
+    """A JSON-friendly copy of a small array (None for large ones)."""
+    if array is None or array.size > limit:
+        return None
+    return array.tolist()
+
+
+def _load_message(report: RunReport) -> str | None:
+    """What a student reads when the file raised while loading (None when it loaded)."""
+    if not report.load_error:
+        return None
+    where = f" (line {report.load_error_line})" if report.load_error_line else ""
+    return f"your file raised {report.load_error}{where} when loaded."
+
+
+def _verdict(
+    lab: Lab, fixture: fixtures.Fixture, outcome: Any, defined: list[str], load_message: str | None
+) -> TestResult:
+    spec = fixture.spec
+    function = lab.function(spec.function)
+    if load_message:
+        outcome.error = f"not run: {load_message}"
+    verdict = compare.check(
+        outcome,
+        fixture.expected,
+        function,
+        spec.policy,
+        check_unmodified=spec.check_unmodified,
+        defined_names=defined,
+        diagnostics=_diagnostics(spec.function),
+        args=fixture.args,
+    )
+    if load_message and spec.visibility == "hidden":
+        verdict.summary = f"not run: {HIDDEN_LOAD_MESSAGE}"
+    return _test_result(
+        fixture,
+        score=spec.points if verdict.passed else 0.0,
+        passed=verdict.passed,
+        stage=verdict.stage,
+        message=verdict.message,
+        summary=verdict.summary,
+        diagnosis=verdict.diagnosis,
+        advice=verdict.advice,
+        hint=spec.hint if not verdict.passed and verdict.stage in spec.hint_when else "",
+        elapsed=outcome.elapsed,
+        got=_plain(outcome.value),
+        max_abs_error=verdict.max_abs_error,
+        max_rel_error=verdict.max_rel_error,
+    )
+
+
+def _untested(fixture: fixtures.Fixture, reason: str) -> TestResult:
+    return _test_result(fixture, score=0.0, passed=False, stage="not_run", message=reason, summary=reason)
+
+
+def _test_result(fixture: fixtures.Fixture, **verdict: Any) -> TestResult:
+    """A TestResult with the fixture's own fields filled in."""
+    spec = fixture.spec
+    return TestResult(
+        name=spec.name,
+        function=spec.function,
+        category=spec.category,
+        visibility=spec.visibility,
+        description=spec.description,
+        max_score=spec.points,
+        seed=fixture.seed,
+        inputs=[fixtures.describe_value(a) for a in fixture.args],
+        expected=_plain(fixture.expected),
+        **verdict,
+    )

@@ -1,0 +1,230 @@
+"""The code that runs *inside* the untrusted process: load the submission, call it.
+
+It receives a request (the source, the functions to look for and the calls to make,
+with their inputs but never the expected values), runs each call and streams back,
+per call, a start event and then a result event with the return value converted to a
+float64 array. Everything it sends is re-validated by the parent, which treats it as
+hostile: this module makes honest submissions easy to grade, it does not make
+dishonest ones harmless (the parent and the sandbox do).
+
+Depends on the standard library and NumPy only, so that the sandbox's fork server can
+import it without importing anything that holds secrets or expected values.
+
+Events written (JSON frames, see :mod:`grader.grading.wire`):
+
+- ``{"event": "loaded"}`` or ``{"event": "load_error", "error": ..., "line": n}``
+- per call k: ``{"event": "start", "call": k}`` then ``{"event": "result", "call": k,
+  "status": "ok" | "missing" | "raised" | "non_numeric", "kind": ..., "type": ...,
+  "error": ..., "line": n, "mutated": [arg indices], "elapsed": seconds}``; a result
+  with status ``ok`` is followed by one array frame holding the value.
+- ``{"event": "done"}``
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import math
+import sys
+import time
+import traceback
+import types
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from grader.grading import wire
+
+SUBMISSION_FILENAME = "submission.py"
+_MAX_ERROR_CHARS = 500
+
+
+def read_request(stream: BinaryIO) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Read the request header and its input arrays from ``stream``."""
+    header: dict[str, Any] | None = None
+    arrays: list[np.ndarray] = []
+    for tag, value in wire.read_frames(stream, max_frame=1 << 30, max_json=1 << 30, float64_only=False):
+        if tag == wire.JSON and header is None:
+            header = value
+        elif tag == wire.ARRAY:
+            arrays.append(value)
+    if header is None:
+        raise wire.ProtocolError("empty request")
+    return header, arrays
+
+
+def encode_request(source: str, functions: list[str], calls: list[tuple[str, list[Any]]]) -> bytes:
+    """Encode a request; each call is ``(function name, args)``.
+
+    NumPy arrays travel as ``.npy`` frames; other arguments (nested lists, Python
+    numbers) travel as JSON, which keeps ints and floats apart.
+    """
+    arrays: list[bytes] = []
+    encoded_calls = []
+    for function, args in calls:
+        specs = []
+        for arg in args:
+            if isinstance(arg, np.ndarray):
+                specs.append({"array": len(arrays)})
+                arrays.append(wire.array_frame(arg))
+            else:
+                specs.append({"value": arg})
+        encoded_calls.append({"function": function, "args": specs})
+    header = {"source": source, "functions": functions, "calls": encoded_calls}
+    return wire.json_frame(header) + b"".join(arrays)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+def _describe_exception(exc: BaseException) -> tuple[str, int | None]:
+    """``"TypeError: message"`` and the deepest line of the submission involved."""
+    line = None
+    for frame_summary in traceback.extract_tb(exc.__traceback__):
+        if frame_summary.filename == SUBMISSION_FILENAME:
+            line = frame_summary.lineno
+    if isinstance(exc, SyntaxError) and exc.filename == SUBMISSION_FILENAME:
+        line = exc.lineno
+    message = str(exc)
+    text = type(exc).__name__ + (f": {message}" if message else "")
+    return _short(text), line
+
+
+def to_plain(value: Any) -> tuple[str, str, np.ndarray | None]:
+    """Convert a return value to ``(kind, type name, float64 array or None)``.
+
+    kind is ``scalar`` (Python or NumPy number), ``array`` (ndarray, 0-d included),
+    ``list`` (list or tuple), or ``non_numeric``; the array is ``None`` when the value
+    is not made of real numbers.
+    """
+    type_name = type(value).__name__
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return "non_numeric", type_name, None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "scalar", type_name, np.array(float(value), dtype=np.float64)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            return "non_numeric", f"ndarray of {value.dtype}", None
+        return "array", type_name, np.array(value, dtype=np.float64, copy=True)
+    if isinstance(value, (list, tuple)):
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            return "non_numeric", type_name, None
+        return "list", type_name, array
+    return "non_numeric", type_name, None
+
+
+def unchanged(before: Any, after: Any) -> bool:
+    """Whether an argument is exactly as it was before the call."""
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(after, np.ndarray)
+            and before.shape == after.shape
+            and before.dtype == after.dtype
+            and bool(np.array_equal(before, after, equal_nan=before.dtype.kind == "f"))
+        )
+    return _same_plain(before, after)
+
+
+def _same_plain(a: Any, b: Any) -> bool:
+    if isinstance(a, list):
+        return type(b) is list and len(a) == len(b) and all(map(_same_plain, a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    return type(a) is type(b) and a == b
+
+
+def _decode_args(specs: list[dict[str, Any]], arrays: list[np.ndarray]) -> list[Any]:
+    return [arrays[s["array"]].copy() if "array" in s else copy.deepcopy(s["value"]) for s in specs]
+
+
+def load_submission(source: str) -> types.ModuleType:
+    """Execute the submission as a module named ``submission``.
+
+    ``__name__`` is not ``"__main__"``, so a student's own test code under
+    ``if __name__ == "__main__":`` does not run.
+    """
+    module = types.ModuleType("submission")
+    module.__file__ = SUBMISSION_FILENAME
+    module.__dict__["__builtins__"] = builtins
+    sys.modules["submission"] = module
+    code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
+    exec(code, module.__dict__)
+    return module
+
+
+def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> None:
+    """Run one request and write its events to ``out`` (flushed after each)."""
+    header, arrays = request
+
+    def send(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    try:
+        module = load_submission(header["source"])
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+        error, line = _describe_exception(exc)
+        send(wire.json_frame({"event": "load_error", "error": error, "line": line}))
+        return
+    send(wire.json_frame({"event": "loaded"}))
+
+    for index, call in enumerate(header["calls"]):
+        send(wire.json_frame({"event": "start", "call": index}))
+        result: dict[str, Any] = {"event": "result", "call": index}
+        function = getattr(module, call["function"], None)
+        if not callable(function):
+            result["status"] = "missing"
+            result["type"] = type(function).__name__ if function is not None else None
+            send(wire.json_frame(result))
+            continue
+        args = _decode_args(call["args"], arrays)
+        pristine = [copy.deepcopy(a) for a in args]
+        started = time.perf_counter()
+        try:
+            value = function(*args)
+        except BaseException as exc:
+            result["elapsed"] = time.perf_counter() - started
+            result["status"] = "raised"
+            result["error"], result["line"] = _describe_exception(exc)
+            send(wire.json_frame(result))
+            continue
+        result["elapsed"] = time.perf_counter() - started
+        result["mutated"] = [i for i, (a, b) in enumerate(zip(pristine, args, strict=True)) if not unchanged(a, b)]
+        try:
+            kind, type_name, array = to_plain(value)
+        except BaseException as exc:  # a rigged __float__ or __array__, say
+            kind, type_name, array = "non_numeric", type(value).__name__, None
+            result["error"], _ = _describe_exception(exc)
+        result["kind"], result["type"] = kind, type_name
+        if array is None:
+            result["status"] = "non_numeric"
+            send(wire.json_frame(result))
+        else:
+            result["status"] = "ok"
+            send(wire.json_frame(result) + wire.array_frame(array))
+    send(wire.json_frame({"event": "done"}))
+
+
+def main() -> None:
+    """Subprocess entry point: request on stdin, events on stdout.
+
+    The real stdout is kept for events and descriptor 1 is pointed at stderr, so
+    whatever the submission prints (from Python or C) lands in the output stream,
+    not in the event stream. Works the same on Linux, macOS and Windows.
+    """
+    import os
+
+    request = read_request(sys.stdin.buffer)
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process; the submission gets no access to the request
+    with os.fdopen(events_fd, "wb", buffering=0) as out:
+        serve(request, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Results of grading, as plain dataclasses with ``to_dict()``.
+
+A :class:`Result` keeps everything (for instructors and the database);
+:meth:`TestResult.feedback` and :meth:`Result.to_gradescope` give what a student may
+see: hidden fixtures only by name, category and pass/fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUS_GRADED = "graded"
+STATUS_ERROR = "error"
+
+
+@dataclass
+class TestResult:
+    """The verdict on one fixture."""
+
+    name: str
+    function: str
+    category: str
+    visibility: str
+    description: str
+    max_score: float
+    score: float
+    passed: bool
+    stage: str
+    message: str
+    summary: str
+    diagnosis: list[str] = field(default_factory=list)
+    advice: str = ""
+    hint: str = ""
+    elapsed: float | None = None
+    seed: int | None = None
+    inputs: list[str] | None = None
+    expected: Any = None
+    got: Any = None
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def status(self) -> str:
+        """``passed`` or ``failed``, as Gradescope spells them."""
+        return "passed" if self.passed else "failed"
+
+    def feedback(self) -> str:
+        """What the student is told about this fixture."""
+        if self.passed:
+            return "passed"
+        text = self.summary if self.visibility == "hidden" else self.message
+        parts = [text, *self.diagnosis]
+        if self.hint:
+            parts.append(f"Hint: {self.hint}")
+        elif self.advice and not self.diagnosis:
+            parts.append(self.advice)  # generic; only when nothing more specific is known
+        return " ".join(parts)
+
+    def student_view(self) -> dict[str, Any]:
+        """The fixture as a student may see it (inputs only for public and randomised)."""
+        view: dict[str, Any] = {
+            "name": self.name,
+            "function": self.function,
+            "category": self.category,
+            "visibility": self.visibility,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "feedback": self.feedback(),
+        }
+        if self.visibility != "hidden":
+            view.update(
+                description=self.description,
+                inputs=self.inputs,
+                expected=self.expected,
+                got=self.got,
+                max_abs_error=self.max_abs_error,
+                max_rel_error=self.max_rel_error,
+                seed=self.seed,
+            )
+        return view
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (instructor view)."""
+        data = asdict(self)
+        data["status"] = self.status
+        data["feedback"] = self.feedback()
+        return data
+
+
+@dataclass
+class Result:
+    """The result of grading one submission against one lab."""
+
+    lab_id: str
+    lab_title: str
+    lab_version: str
+    seed: int
+    tests: list[TestResult]
+    status: str = STATUS_GRADED
+    error: str | None = None  # the grader could not grade: not the student's fault
+    submission_error: str | None = None  # the file itself is unusable
+    output: str = ""
+    output_truncated: bool = False
+    termination: str | None = None
+    execution_time: float = 0.0
+    runner: str = ""
+    visibilities: tuple[str, ...] = ("public", "hidden", "randomised")
+
+    @property
+    def score(self) -> float:
+        """Points earned."""
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        """Points available."""
+        return sum(t.max_score for t in self.tests)
+
+    @property
+    def all_passed(self) -> bool:
+        """Whether grading completed and every fixture passed."""
+        return self.status == STATUS_GRADED and all(t.passed for t in self.tests)
+
+    def summary_line(self) -> str:
+        """One line for people: score and the problem, if any."""
+        if self.status == STATUS_ERROR:
+            return f"grading failed: {self.error}"
+        line = f"{fmt_points(self.score)}/{fmt_points(self.max_score)}"
+        failed = sum(not t.passed for t in self.tests)
+        if self.submission_error:
+            return f"{line} — {self.submission_error}"
+        return (
+            f"{line} — all {len(self.tests)} fixtures passed"
+            if not failed
+            else f"{line} — {failed} of {len(self.tests)} fixtures failed"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (instructor view, the database, golden files)."""
+        return {
+            "lab": self.lab_id,
+            "lab_title": self.lab_title,
+            "lab_version": self.lab_version,
+            "seed": self.seed,
+            "status": self.status,
+            "error": self.error,
+            "submission_error": self.submission_error,
+            "score": self.score,
+            "max_score": self.max_score,
+            "termination": self.termination,
+            "output": self.output,
+            "output_truncated": self.output_truncated,
+            "execution_time": self.execution_time,
+            "runner": self.runner,
+            "tests": [t.to_dict() for t in self.tests],
+        }
+
+    def student_view(self) -> dict[str, Any]:
+        """What a student may see of this result."""
+        return {
+            "lab": self.lab_id,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "seed": self.seed,
+            "submission_error": self.submission_error,
+            "summary": self.summary_line(),
+            "tests": [t.student_view() for t in self.tests],
+        }
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """Gradescope's ``results.json`` shape; our own detail goes under ``extra_data``.
+
+        ``output`` fields are student-safe; the submission's printed output is not
+        shown to students (it could carry hidden inputs) and lives in ``extra_data``.
+        """
+        tests = [
+            {
+                "name": f"{t.name} [{t.category}]",
+                "score": t.score,
+                "max_score": t.max_score,
+                "status": t.status,
+                "visibility": "visible",
+                "output": t.feedback(),
+                "tags": [t.visibility, t.category, t.function],
+            }
+            for t in self.tests
+        ]
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.summary_line(),
+            "tests": tests,
+            "extra_data": {
+                "lab": self.lab_id,
+                "lab_version": self.lab_version,
+                "seed": self.seed,
+                "status": self.status,
+                "error": self.error,
+                "submission_error": self.submission_error,
+                "termination": self.termination,
+                "runner": self.runner,
+                "stdout": self.output,
+                "tests": [t.to_dict() for t in self.tests],
+            },
+        }
+
+
+def fmt_points(points: float) -> str:
+    """``3.0`` → ``"3"``, ``2.5`` → ``"2.5"``."""
+    return f"{points:g}"

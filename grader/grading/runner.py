@@ -1,0 +1,398 @@
+"""Running student code out of process, and reading back what it returned.
+
+A :class:`Runner` takes the source, the calls to make (inputs only, never expected
+values) and the limits, and returns a :class:`RunReport` with one :class:`CallOutcome`
+per call. :class:`SubprocessRunner` is the portable runner (a fresh interpreter with a
+wall-clock timeout, an output cap and, on POSIX, rlimits): the student's local
+``check`` uses it on any OS. The server uses :mod:`grader.sandbox` behind the same
+interface.
+
+:class:`OutcomeCollector` turns the child's untrusted event stream into outcomes; every
+runner uses it, so every runner validates the stream the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from grader.grading import harness, wire
+
+_STATUSES = {"ok", "missing", "raised", "non_numeric"}
+_KINDS = {"scalar", "array", "list", "non_numeric"}
+_MAX_TEXT = 600
+#: All result arrays of one run together; far above any lab's answers (a 1,000 x 100
+#: softmax is 0.8 MB), far below what would strain the grader.
+MAX_RESULT_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """Resource limits for one submission (all fixtures together)."""
+
+    wall_seconds: float = 10.0
+    cpu_seconds: float = 5.0
+    memory_mib: int = 1024
+    output_bytes: int = 64 * 1024
+    file_bytes: int = 1024 * 1024
+    open_files: int = 64
+    processes: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, for results and the sandbox."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One function call to make in the child: ``function(*args)``.
+
+    ``label`` names the fixture, for messages such as "time limit exceeded on X".
+    """
+
+    label: str
+    function: str
+    args: tuple[Any, ...]
+
+
+@dataclass
+class CallOutcome:
+    """What happened to one call, as reported by the child and checked by the parent.
+
+    status: ``ok``, ``missing`` (function not defined), ``raised``, ``non_numeric``
+    (returned something that is not made of numbers), or ``not_run`` (the process
+    ended, or was stopped, before it reported this call).
+    """
+
+    status: str
+    value: np.ndarray | None = None
+    kind: str | None = None
+    type_name: str | None = None
+    error: str | None = None
+    line: int | None = None
+    mutated: list[int] = field(default_factory=list)
+    elapsed: float | None = None
+
+
+@dataclass
+class RunReport:
+    """Everything a runner learned from one run of a submission."""
+
+    outcomes: list[CallOutcome]
+    load_error: str | None = None
+    load_error_line: int | None = None
+    output: str = ""
+    output_truncated: bool = False
+    termination: str | None = None
+    wall_seconds: float = 0.0
+
+
+class Runner(Protocol):
+    """Runs untrusted code; never sees expected values."""
+
+    def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
+        """Run ``calls`` against ``source`` within ``limits``."""
+        ...
+
+
+class OutcomeCollector:
+    """Validates the child's events, in order, and builds the outcomes.
+
+    Any deviation from the protocol (wrong order, unknown fields, a result without
+    its array, malformed frames) raises :class:`wire.ProtocolError`; outcomes
+    gathered before it are kept.
+    """
+
+    def __init__(self, calls: list[Call]) -> None:
+        self.calls = calls
+        self.outcomes: list[CallOutcome | None] = [None] * len(calls)
+        self.loaded = False
+        self.load_error: str | None = None
+        self.load_error_line: int | None = None
+        self.done = False
+        self.running: int | None = None  # index of the call started, not yet reported
+        self._awaiting_array: CallOutcome | None = None
+        self._next = 0
+        self._array_bytes = 0
+        self.decoder = wire.FrameDecoder()
+
+    def feed(self, data: bytes) -> None:
+        """Consume raw bytes from the child; anything malformed is a :class:`wire.ProtocolError`."""
+        try:
+            for tag, value in self.decoder.feed(data):
+                self._frame(tag, value)
+        except wire.ProtocolError:
+            raise
+        except Exception as exc:  # hostile field values must never crash the grader
+            raise wire.ProtocolError(f"malformed event ({type(exc).__name__})") from None
+
+    def _frame(self, tag: bytes, value: Any) -> None:
+        if self._awaiting_array is not None:
+            if tag != wire.ARRAY:
+                raise wire.ProtocolError("a result was not followed by its value")
+            self._array_bytes += value.nbytes
+            if self._array_bytes > MAX_RESULT_BYTES:
+                raise wire.ProtocolError("the results are larger than the grader accepts")
+            self._awaiting_array.value = value
+            self._awaiting_array = None
+            return
+        if tag != wire.JSON or self.done:
+            raise wire.ProtocolError("unexpected frame")
+        event = value.get("event")
+        if not self.loaded and self.load_error is None:
+            if event == "loaded":
+                self.loaded = True
+            elif event == "load_error":
+                self.load_error = _text(value.get("error")) or "the file could not be loaded"
+                self.load_error_line = _int(value.get("line"))
+                self.done = True
+            else:
+                raise wire.ProtocolError("expected a load event")
+        elif event == "start":
+            if value.get("call") != self._next or self.running is not None or self._next >= len(self.calls):
+                raise wire.ProtocolError("calls reported out of order")
+            self.running = self._next
+        elif event == "result":
+            if value.get("call") != self.running:
+                raise wire.ProtocolError("result for a call that was not started")
+            self.outcomes[self.running] = outcome = self._outcome(value)
+            self.running = None
+            self._next += 1
+            if outcome.status == "ok":
+                self._awaiting_array = outcome
+        elif event == "done":
+            if self._next != len(self.calls):
+                raise wire.ProtocolError("done before every call was reported")
+            self.done = True
+        else:
+            raise wire.ProtocolError("unknown event")  # the event's text is the child's: not repeated
+
+    def _outcome(self, event: dict[str, Any]) -> CallOutcome:
+        status = event.get("status")
+        kind = event.get("kind")
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise wire.ProtocolError("result with an unknown status")
+        if kind is not None and (not isinstance(kind, str) or kind not in _KINDS):
+            raise wire.ProtocolError("result with an unknown kind")
+        mutated = event.get("mutated") or []
+        n_args = len(self.calls[self.running or 0].args)
+        if not isinstance(mutated, list) or not all(_int(i) is not None and 0 <= i < n_args for i in mutated):
+            raise wire.ProtocolError("malformed mutated list")
+        elapsed = event.get("elapsed")
+        if elapsed is not None and (
+            isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < 1e6
+        ):
+            raise wire.ProtocolError("malformed elapsed time")
+        line = _int(event.get("line"))
+        return CallOutcome(
+            status=status,
+            kind=kind,
+            type_name=_text(event.get("type"), 80),
+            error=_text(event.get("error")),
+            line=line if line is not None and 0 < line < 1_000_000 else None,
+            mutated=sorted(set(mutated)),
+            elapsed=float(elapsed) if elapsed is not None else None,
+        )
+
+    def finish(self, termination: str | None, corrupt: str | None = None) -> list[CallOutcome]:
+        """Outcomes for every call; unreported ones become ``not_run`` with a reason."""
+        if self._awaiting_array is not None:
+            self._awaiting_array.status = "not_run"
+            self._awaiting_array.error = f"not run: {corrupt}" if corrupt else "the result was cut off"
+        reason = corrupt or termination
+        result = []
+        for index, outcome in enumerate(self.outcomes):
+            if outcome is None:
+                if self.load_error is not None:
+                    why = "the file could not be loaded"
+                elif index == self.running and termination:
+                    why = f"{termination} on fixture {self.calls[index].label}"
+                elif reason:
+                    why = f"not run: {reason}"
+                else:
+                    why = "not run: the process ended before reaching this fixture"
+                outcome = CallOutcome(status="not_run", error=why)
+            result.append(outcome)
+        return result
+
+
+def _text(value: Any, limit: int = _MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def describe_exit(returncode: int | None) -> str | None:
+    """A person-readable reason for an abnormal exit, or None for a normal one."""
+    if returncode is None or returncode >= 0:
+        return None
+    signum = -returncode
+    if signum == getattr(signal, "SIGXCPU", -1):
+        return "CPU time limit exceeded"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return f"the process was killed by signal {signum} ({name})"
+
+
+def child_environment() -> dict[str, str]:
+    """A minimal environment: no secrets, single-threaded BLAS."""
+    env = {
+        "PATH": os.defpath,
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    if sys.platform == "win32":  # Python cannot start on Windows without these
+        for key in ("SYSTEMROOT", "TEMP", "TMP"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+    return env
+
+
+# The package root is put on the child's path explicitly so that the harness imports
+# from the same tree as the parent, installed or not.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_BOOTSTRAP = "import sys; sys.path.insert(0, {root!r}); from grader.grading.harness import main; main()"
+
+
+class SubprocessRunner:
+    """A fresh interpreter per submission: portable, not a sandbox.
+
+    Limits: wall clock (the process group is killed), output cap, and on POSIX the
+    CPU, address-space, file-size, open-files and core rlimits.
+    """
+
+    def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
+        """Run ``calls`` against ``source`` in a new interpreter."""
+        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+        collector = OutcomeCollector(calls)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="lossgrader-") as workdir:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=_PACKAGE_ROOT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=workdir,
+                env=child_environment(),
+                start_new_session=sys.platform != "win32",
+                preexec_fn=_posix_limits(limits) if sys.platform != "win32" else None,
+            )
+            return _supervise(proc, request, collector, limits, started)
+
+
+def _posix_limits(limits: RunLimits):  # type: ignore[no-untyped-def]
+    import resource
+
+    def apply() -> None:
+        cpu = max(1, int(limits.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        if sys.platform.startswith("linux"):  # macOS does not enforce RLIMIT_AS
+            memory = limits.memory_mib * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return apply
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    request: bytes,
+    collector: OutcomeCollector,
+    limits: RunLimits,
+    started: float,
+) -> RunReport:
+    """Feed the request, read results and output, enforce the wall clock."""
+    corrupt: list[str] = []
+    output = bytearray()
+    truncated = [False]
+
+    def write_request() -> None:
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(request)
+            proc.stdin.close()
+        except OSError:  # the child died before reading everything
+            pass
+
+    def read_results() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1(65536):
+            if corrupt:
+                continue  # drain, so the child never blocks on a full pipe
+            try:
+                collector.feed(chunk)
+            except wire.ProtocolError as exc:  # feed turns every other failure into this
+                corrupt.append(f"the submission corrupted the result stream ({exc})")
+
+    def read_output() -> None:
+        assert proc.stderr is not None
+        while chunk := proc.stderr.read1(65536):
+            room = limits.output_bytes - len(output)
+            if room > 0:
+                output.extend(chunk[:room])
+            if len(chunk) > room:
+                truncated[0] = True
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (write_request, read_results, read_output)]
+    for thread in threads:
+        thread.start()
+    termination = None
+    try:
+        proc.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        termination = f"time limit of {limits.wall_seconds:g} s exceeded"
+    finally:
+        kill_tree(proc)
+    for thread in threads:
+        thread.join(timeout=2.0)
+    if termination is None:
+        termination = describe_exit(proc.returncode)
+        if termination == "CPU time limit exceeded":
+            termination = f"CPU time limit of {limits.cpu_seconds:g} s exceeded"
+    if not corrupt and collector.decoder.pending:
+        corrupt.append("the submission corrupted the result stream (it ended in the middle of a frame)")
+    if termination is None and not collector.done and not corrupt:
+        termination = f"the process exited early (exit code {proc.returncode})"
+    outcomes = collector.finish(termination, corrupt[0] if corrupt else None)
+    return RunReport(
+        outcomes=outcomes,
+        load_error=collector.load_error,
+        load_error_line=collector.load_error_line,
+        output=output.decode("utf-8", errors="replace"),
+        output_truncated=truncated[0],
+        termination=corrupt[0] if corrupt else termination,
+        wall_seconds=time.monotonic() - started,
+    )
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the child and, on POSIX, everything in its process group."""
+    if proc.poll() is None or sys.platform != "win32":
+        try:
+            if sys.platform == "win32":
+                proc.kill()
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait()

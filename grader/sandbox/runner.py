@@ -1,0 +1,641 @@
+"""The grader side of the sandbox: :class:`SandboxRunner`.
+
+Same interface and :class:`~grader.grading.runner.RunReport` semantics as
+:class:`~grader.grading.runner.SubprocessRunner`, but every submission runs in a child
+of a warm, jailed fork server (:mod:`grader.sandbox.zygote`) instead of a fresh
+interpreter: isolated by namespaces, a read-only minimal filesystem, an unprivileged
+uid of its own, rlimits and seccomp, and started in about a millisecond because the
+server keeps isolated children ready.
+
+Per run, the grader makes the pipes itself and hands the child's ends to the server
+(SCM_RIGHTS over a SOCK_SEQPACKET socketpair), so it reads the child directly:
+
+- request: a memfd holding the encoded request;
+- result: the harness's event stream, fed incrementally to an ``OutcomeCollector``;
+- output: stdout and stderr together, capped;
+- status: ``R`` once the sandbox is set up, before any student code runs, or ``E``
+  and why set-up failed; closed by then, so the student cannot write to it;
+- reaped: the server writes init's exit status (the student's, see
+  :meth:`Zygote._init`) and CPU time, then closes it, when it has reaped init, i.e.
+  when nothing of the run is left.
+
+The server answers with a pidfd for init: SIGKILL to it kills the whole PID
+namespace, which is how the wall clock is enforced, with no PID-reuse race.
+
+A run normally ends as soon as the harness has said "done" and closed the result
+stream (the child flushes its output first); the namespace is then killed without
+waiting for the two exits. Otherwise the exit record decides the reason.
+
+Importing this module is harmless on any OS; running needs Linux and root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from typing import Any
+
+from grader.grading import harness, wire
+from grader.grading.runner import (
+    Call,
+    OutcomeCollector,
+    RunLimits,
+    RunReport,
+    child_environment,
+    describe_exit,
+)
+
+ZYGOTE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
+
+#: Sensible limits for lab submissions.
+DEFAULT_LIMITS = RunLimits(wall_seconds=5.0, cpu_seconds=2.0, memory_mib=512)
+#: Where uid blocks are looked for: each runner claims a block of its own (a lock
+#: file per block), so that several grader processes on one host never share a uid.
+UID_FIRST = 60000
+UID_LAST = 65000  # below nobody (65534)
+
+_SPAWN_TIMEOUT = 10.0  # seconds for the server to answer one job
+_KILL_GRACE = 5.0  # seconds for the pipes to close after the namespace was killed
+_RECORD_LIMIT = 64 * 1024
+_READ_CHUNK = 1 << 20
+_F_SETPIPE_SZ = 1031
+_SETUP_FAILED = 125  # zygote.SETUP_FAILED
+_MEMORY_HINTS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The secure sandbox cannot run on this machine (the message says why)."""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed, for a reason that is not the submission's."""
+
+
+class _ZygoteLost(Exception):
+    """The fork server died or stopped answering; a new one may do better."""
+
+
+class _Zygote:
+    """One fork-server process and its control socket."""
+
+    def __init__(self, config: dict[str, Any], *, python: str, timeout: float, debug: bool) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-I", "-S", "-B", ZYGOTE_PATH, str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                env=child_environment(),
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL,
+                start_new_session=True,  # the terminal's Ctrl-C is the grader's business
+            )
+        finally:
+            child.close()
+        self.sock = parent
+        self.lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _Zygote._shutdown, self.proc, parent)
+        try:
+            parent.settimeout(timeout)
+            parent.send(json.dumps(config).encode())
+            reply = parent.recv(1 << 16)
+        except OSError as exc:
+            self.close()
+            raise SandboxUnavailable(f"the sandbox server did not start: {exc}") from None
+        message = _json_object(reply)
+        if not message.get("ready"):
+            self.close()
+            error = message.get("error") or "it exited during start-up"
+            raise SandboxUnavailable(f"the sandbox server did not start: {error}")
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def spawn(self, job: dict[str, Any], fds: list[int]) -> tuple[int, int]:
+        """Start one run; returns (init's pid, a pidfd for it)."""
+        with self.lock:
+            try:
+                self.sock.settimeout(_SPAWN_TIMEOUT)
+                socket.send_fds(self.sock, [json.dumps(job).encode()], fds)
+                msg, received, flags, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+            except OSError as exc:  # timeouts included
+                raise _ZygoteLost(f"the sandbox server stopped answering ({exc})") from None
+        if not msg or flags & getattr(socket, "MSG_CTRUNC", 0):
+            for fd in received:
+                os.close(fd)
+            raise _ZygoteLost("the sandbox server stopped")
+        reply = _json_object(msg)
+        if not reply.get("ok") or len(received) != 1:
+            for fd in received:
+                os.close(fd)
+            raise SandboxError(f"the sandbox could not start a child: {reply.get('error')}")
+        os.set_inheritable(received[0], False)
+        return int(reply["pid"]), received[0]
+
+    def close(self) -> None:
+        """Stop the server: it exits when its socket closes; its children follow."""
+        self._finalizer()
+
+    @staticmethod
+    def _shutdown(proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        sock.close()
+        try:
+            proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Stop it now."""
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.close()
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def zygote_config() -> dict[str, Any]:
+    """What the server binds into its jail (numpy and the harness, nothing else) and
+    the seccomp filter it loads into every child."""
+    import numpy
+
+    try:
+        from grader.sandbox import policy
+
+        bpf = policy.compile_filter()
+    except (ImportError, RuntimeError, OSError) as exc:  # pyseccomp or libseccomp missing
+        raise SandboxUnavailable(f"seccomp is unavailable ({exc}); pip install 'lossgrader[sandbox]'") from None
+    numpy_dir = os.path.dirname(os.path.abspath(numpy.__file__))
+    site = {"numpy": numpy_dir}
+    if os.path.isdir(numpy_dir + ".libs"):  # wheels keep OpenBLAS there
+        site["numpy.libs"] = numpy_dir + ".libs"
+    grading_dir = os.path.dirname(os.path.abspath(harness.__file__))
+    package_dir = os.path.dirname(grading_dir)
+    files = {
+        "grader/__init__.py": os.path.join(package_dir, "__init__.py"),
+        "grader/grading/__init__.py": os.path.join(grading_dir, "__init__.py"),
+        "grader/grading/harness.py": os.path.join(grading_dir, "harness.py"),
+        "grader/grading/wire.py": os.path.join(grading_dir, "wire.py"),
+    }
+    return {"site": site, "files": files, "seccomp_bpf": bpf.hex()}
+
+
+class _UidBlock:
+    """Uids this runner alone uses, held by flocks on one lock file per 64 uids.
+
+    Two runners (two grader processes, say) must never share a uid: a uid's
+    processes count together for RLIMIT_NPROC, and isolation should not depend on
+    it. The locks go away with the process, however it ends.
+    """
+
+    SIZE = 64
+
+    def __init__(self, count: int, first: int | None = None) -> None:
+        import fcntl
+
+        self.count = count
+        self._fds: list[int] = []
+        if first is not None:  # chosen by the caller, who keeps it unique
+            self.first = first
+            return
+        directory = (
+            "/run/lossgrader" if os.access("/run", os.W_OK) else os.path.join(tempfile.gettempdir(), "lossgrader")
+        )
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        blocks = -(-count // self.SIZE)
+        for start in range(UID_FIRST, UID_LAST - blocks * self.SIZE + 1, self.SIZE):
+            for block in range(start, start + blocks * self.SIZE, self.SIZE):
+                fd = os.open(os.path.join(directory, f"uids-{block}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    break
+                self._fds.append(fd)
+            else:
+                self.first = start
+                return
+            self.release()
+        raise SandboxUnavailable(f"no free block of {count} sandbox uids between {UID_FIRST} and {UID_LAST}")
+
+    def release(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+
+class _Job:
+    """One run: started on construction, then :meth:`supervise`."""
+
+    def __init__(self, zygote: _Zygote, request: bytes, calls: list[Call], limits: RunLimits, audit: bool) -> None:
+        self.limits = limits
+        self.collector = OutcomeCollector(calls)
+        self.started = time.monotonic()
+        self.pidfd = -1
+        ours: list[int] = []
+        theirs: list[int] = []
+        try:
+            memfd = os.memfd_create("lossgrader-request", os.MFD_CLOEXEC)
+            theirs.append(memfd)
+            view = memoryview(request)
+            while view:
+                view = view[os.write(memfd, view) :]
+            for _ in range(4):  # result, output, status, reaped
+                r, w = os.pipe()
+                ours.append(r)
+                theirs.append(w)
+            with contextlib.suppress(OSError):
+                _set_pipe_size(ours[0], _READ_CHUNK)
+            job = {"limits": limits.to_dict(), "audit": audit}
+            self.init_pid, self.pidfd = zygote.spawn(job, theirs)
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self.result_r, self.output_r, self.status_r, self.reaped_r = ours
+
+    def kill(self) -> None:
+        """SIGKILL init: the kernel then kills everything in its PID namespace."""
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def supervise(self) -> tuple[RunReport, bool]:
+        """Read everything until the run is over; returns (report, sandbox lost).
+
+        On return every descriptor is closed but ``reaped_r``, which the caller keeps
+        (or closes) to know when the run has fully disappeared.
+        """
+        limits = self.limits
+        output = bytearray()
+        truncated = False
+        status_data = bytearray()
+        record_data = bytearray()
+        corrupt: str | None = None
+        timed_out = finished = stuck = False
+        deadline = self.started + limits.wall_seconds
+        give_up: float | None = None
+        names = {self.result_r: "result", self.output_r: "output", self.status_r: "status", self.reaped_r: "reaped"}
+        sel = selectors.DefaultSelector()
+        for fd in names:
+            sel.register(fd, selectors.EVENT_READ)
+        try:
+            while sel.get_map() and not finished:
+                now = time.monotonic()
+                if give_up is None and now >= deadline:
+                    timed_out = corrupt is None
+                    self.kill()
+                    give_up = now + _KILL_GRACE
+                if give_up is not None and now >= give_up:
+                    stuck = True
+                    break
+                for key, _ in sel.select((give_up or deadline) - now):
+                    fd = key.fd
+                    data = os.read(fd, _READ_CHUNK)
+                    kind = names[fd]
+                    if not data:
+                        sel.unregister(fd)
+                        if kind == "result" and self.collector.done and corrupt is None:
+                            # The child flushed its output before closing the result
+                            # stream: take what is in the pipe and stop here, without
+                            # waiting for two exits. Nothing it does now can count.
+                            truncated |= _drain(self.output_r, output, limits.output_bytes)
+                            finished = True
+                            break
+                    elif kind == "result":
+                        if corrupt is None:
+                            try:
+                                self.collector.feed(data)
+                            except wire.ProtocolError as exc:
+                                corrupt = f"the submission corrupted the result stream ({exc})"
+                                self.kill()  # nothing more it says can count
+                                give_up = time.monotonic() + _KILL_GRACE
+                    elif kind == "output":
+                        room = limits.output_bytes - len(output)
+                        output.extend(data[: max(room, 0)])
+                        truncated |= len(data) > room
+                    elif kind == "status":
+                        status_data.extend(data[: _RECORD_LIMIT - len(status_data)])
+                    else:
+                        record_data.extend(data[: _RECORD_LIMIT - len(record_data)])
+        finally:
+            # Whatever happened here (even an exception in this thread), the run ends
+            # now: a no-op if it already has.
+            self.kill()
+            sel.close()
+            for fd in (self.result_r, self.output_r, self.status_r, self.pidfd):
+                os.close(fd)
+        if not finished:
+            os.close(self.reaped_r)  # read to the end already, or given up on
+            self.reaped_r = -1
+        text = output.decode("utf-8", errors="replace")
+        status = bytes(status_data)
+        record = _json_object(bytes(record_data))
+        setup_error = record.get("setup_error") or _setup_error(status)
+        if setup_error and not timed_out:
+            raise SandboxError(f"the sandbox could not be set up: {setup_error}")
+        lost = stuck
+        if corrupt is None and self.collector.decoder.pending and not timed_out:
+            corrupt = "the submission corrupted the result stream (it ended in the middle of a frame)"
+        if not (finished or timed_out or corrupt):
+            # No record: the server died (its children with it). No "R": the child
+            # died before running anything. Neither is the submission's doing.
+            lost = lost or not isinstance(record.get("status"), int) or not status.startswith(b"R")
+        termination = None
+        if not finished:
+            termination = self._termination(record, text, timed_out, corrupt, lost)
+        outcomes = self.collector.finish(termination, corrupt)
+        load_error = self.collector.load_error
+        memory = f"memory limit of {limits.memory_mib} MiB exceeded"
+        for outcome in outcomes:
+            if outcome.status == "raised" and (outcome.error or "").startswith("MemoryError"):
+                outcome.error = f"{memory} ({outcome.error})"
+        if load_error and load_error.startswith("MemoryError"):
+            load_error = f"{memory} ({load_error})"
+        report = RunReport(
+            outcomes=outcomes,
+            load_error=load_error,
+            load_error_line=self.collector.load_error_line,
+            output=text,
+            output_truncated=truncated,
+            termination=corrupt or termination,
+            wall_seconds=time.monotonic() - self.started,
+        )
+        return report, lost
+
+    def _termination(
+        self, record: dict[str, Any], output: str, timed_out: bool, corrupt: str | None, lost: bool
+    ) -> str | None:
+        limits = self.limits
+        if timed_out:
+            return f"time limit of {limits.wall_seconds:g} s exceeded"
+        if corrupt:
+            return None
+        if lost:
+            return "the sandbox stopped unexpectedly"
+        # init exits the way the student did: its code, or 128 + the signal; if init
+        # itself was killed (not by us: the OOM killer, say), so was everything.
+        code = os.waitstatus_to_exitcode(record["status"])
+        memory = f"memory limit of {limits.memory_mib} MiB exceeded"
+        out_of_memory = any(hint in output for hint in _MEMORY_HINTS)
+        if code >= 128 or code < 0:
+            signum = code - 128 if code >= 128 else -code
+            cpu = record.get("cpu") if isinstance(record.get("cpu"), (int, float)) else 0.0
+            if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= max(1, -(-limits.cpu_seconds // 1))):
+                return f"CPU time limit of {limits.cpu_seconds:g} s exceeded"
+            if signum == signal.SIGSYS:
+                return "not allowed in the sandbox: a forbidden system call"
+            if out_of_memory:
+                return memory
+            return describe_exit(-signum)
+        if self.collector.done:
+            return None
+        if out_of_memory:
+            return memory
+        return f"the process exited early (exit code {code})"
+
+
+def _setup_error(status: bytes) -> str | None:
+    """The reason set-up failed, from an ``E`` record on the status pipe."""
+    for chunk in status.split(b"\0"):
+        if chunk.startswith(b"E"):
+            return chunk[1:].decode("utf-8", "replace")[:500]
+    return None
+
+
+def _drain(fd: int, output: bytearray, cap: int) -> bool:
+    """Read what is already in a pipe, without blocking; whether it was truncated."""
+    truncated = False
+    while select.select([fd], [], [], 0)[0]:
+        data = os.read(fd, _READ_CHUNK)
+        if not data:
+            break
+        room = cap - len(output)
+        output.extend(data[: max(room, 0)])
+        truncated |= len(data) > room
+    return truncated
+
+
+def _set_pipe_size(fd: int, size: int) -> None:
+    """Grow a pipe's buffer (fewer wake-ups for large result arrays)."""
+    import fcntl
+
+    fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+
+
+class SandboxRunner:
+    """Runs submissions in the sandbox; thread-safe, at most ``slots`` at a time.
+
+    The fork server starts on first use (or :meth:`start`) and is restarted
+    transparently if it dies. Use :meth:`close` or a ``with`` block to stop it; it
+    also stops by itself when this process exits (its socket closes). With
+    ``LOSSGRADER_SANDBOX_DEBUG=1`` the server's own errors go to this process's stderr.
+
+    :meth:`run` raises :class:`SandboxUnavailable` if the server cannot start here and
+    :class:`SandboxError` if the sandbox fails for a reason that is not the
+    submission's (retry later); whatever the submission does ends as a report.
+    """
+
+    def __init__(
+        self,
+        slots: int | None = None,
+        *,
+        spares: int | None = None,
+        tmp_bytes: int = 8 << 20,
+        prefault: bool = True,
+        uid_base: int | None = None,
+        python: str | None = None,
+        audit_hook: bool = True,
+        start_timeout: float = 30.0,
+    ) -> None:
+        """
+        slots: runs at a time (default: the number of CPUs).
+        spares: isolated children kept ready (default: ``min(slots, 4)``; 0 makes
+            each run fork its own, about 6 ms slower).
+        tmp_bytes: size of each run's private /tmp (files are also capped by
+            ``RunLimits.file_bytes``).
+        prefault: spares run the harness on a made-up request while they wait, so
+            that copy-on-write happens before the job rather than during it (lower
+            latency, a little more CPU per run).
+        uid_base: first of this runner's uids; by default a free block from 60000 is
+            claimed with a lock file, so that runners never share uids.
+        audit_hook: False drops the friendly messages (the walls stay); for probing
+            the real protections, not for grading.
+        """
+        self.slots = slots or os.cpu_count() or 1
+        self.spares = min(self.slots, 4) if spares is None else spares
+        self.tmp_bytes = tmp_bytes
+        self.prefault = prefault
+        # Every run, spare and not-yet-reaped run has a uid of its own.
+        self.uid_count = 2 * self.slots + self.spares + 8
+        self._uid_base = uid_base
+        self._uids: _UidBlock | None = None
+        self.python = python or sys.executable
+        self.audit_hook = audit_hook
+        self.start_timeout = start_timeout
+        self._free = self.slots
+        self._slots = threading.Condition()
+        self._pending: list[int] = []  # reaped pipes of runs that ended early
+        self._lock = threading.Lock()
+        self._zygote: _Zygote | None = None
+        self._config: dict[str, Any] | None = None
+        self._closed = False
+        self._debug = os.environ.get("LOSSGRADER_SANDBOX_DEBUG") == "1"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the fork server now (otherwise on the first run)."""
+        self._ensure_zygote()
+
+    def close(self) -> None:
+        """Stop the fork server; runs still in progress end as failed."""
+        self.settle()
+        with self._lock:
+            self._closed = True
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
+        if self._uids is not None:
+            self._uids.release()
+
+    def __enter__(self) -> SandboxRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def zygote_pid(self) -> int | None:
+        """PID of the current fork server, if one is running."""
+        zygote = self._zygote
+        return zygote.pid if zygote is not None and zygote.alive() else None
+
+    @property
+    def uids(self) -> range:
+        """The uids this runner's children run as (once started)."""
+        first = self._uids.first if self._uids is not None else (self._uid_base or UID_FIRST)
+        return range(first, first + self.uid_count)
+
+    def settle(self, timeout: float = _KILL_GRACE) -> None:
+        """Wait until every finished run has fully disappeared (tests, shutdown)."""
+        with self._slots:
+            pending, self._pending = self._pending, []
+        end = time.monotonic() + timeout
+        for fd in pending:
+            with contextlib.suppress(OSError):
+                select.select([fd], [], [], max(0.0, end - time.monotonic()))
+            os.close(fd)
+
+    def _ensure_zygote(self) -> _Zygote:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the SandboxRunner is closed")
+            zygote = self._zygote
+            if zygote is not None and zygote.alive():
+                return zygote
+            if zygote is not None:
+                zygote.close()
+                self._zygote = None
+            if sys.platform != "linux":
+                raise SandboxUnavailable("the sandbox needs Linux")
+            if os.geteuid() != 0:
+                raise SandboxUnavailable("the sandbox needs root (namespaces, mounts, uids)")
+            if self._config is None:
+                self._uids = _UidBlock(self.uid_count, self._uid_base)
+                self._config = {
+                    **zygote_config(),
+                    "uids": [self._uids.first, self.uid_count],
+                    "spares": self.spares,
+                    "tmp_bytes": self.tmp_bytes,
+                    "prefault": self.prefault,
+                }
+            self._zygote = _Zygote(self._config, python=self.python, timeout=self.start_timeout, debug=self._debug)
+            return self._zygote
+
+    def _discard(self, zygote: _Zygote) -> None:
+        with self._lock:
+            if self._zygote is zygote:
+                self._zygote = None
+        zygote.kill()
+
+    # -- slots ---------------------------------------------------------------------
+
+    def _acquire(self) -> None:
+        with self._slots:
+            while not self._free:
+                self._slots.wait()
+            self._free -= 1
+            # Forget the runs that have fully gone since (their reaped pipe says so).
+            if self._pending:
+                gone = set(select.select(self._pending, [], [], 0)[0])
+                for fd in gone:
+                    os.close(fd)
+                self._pending = [fd for fd in self._pending if fd not in gone]
+
+    def _release(self, reaped: int) -> None:
+        with self._slots:
+            if reaped >= 0:
+                self._pending.append(reaped)
+            self._free += 1
+            self._slots.notify()
+
+    # -- running -------------------------------------------------------------------
+
+    def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
+        """Run ``calls`` against ``source`` in the sandbox within ``limits``."""
+        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+        self._acquire()
+        reaped = -1
+        try:
+            for attempt in (1, 2):
+                zygote = self._ensure_zygote()
+                try:
+                    job = _Job(zygote, request, calls, limits, self.audit_hook)
+                except _ZygoteLost:
+                    self._discard(zygote)
+                    if attempt == 2:
+                        raise SandboxError("the sandbox server keeps failing") from None
+                    continue
+                report, lost = job.supervise()
+                reaped = job.reaped_r
+                if lost:
+                    # The server died under the run: its death ended every namespace
+                    # it made. A fresh one, and one more try.
+                    self._discard(zygote)
+                    if reaped >= 0:
+                        os.close(reaped)
+                        reaped = -1
+                    if attempt == 1:
+                        continue
+                return report
+            raise AssertionError("unreachable")
+        finally:
+            self._release(reaped)
+
+    def _launch(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> _Job:
+        """Start one run without supervising it (for :mod:`grader.sandbox.doctor`):
+        outside the slots; the caller must call ``supervise()``."""
+        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+        return _Job(self._ensure_zygote(), request, calls, limits, self.audit_hook)

@@ -1,0 +1,902 @@
+"""The sandbox's fork server ("zygote"): a warm, jailed interpreter that forks one
+isolated child per submission.
+
+Started by :class:`grader.sandbox.runner.SandboxRunner` as a separate program
+(``python -I -S -B zygote.py <fd>``, clean environment), never as a fork of the
+grader, so its memory, which every child inherits, holds no expected values,
+reference code or secrets. It runs as root because it creates namespaces, mounts and
+switches uids; it never runs student code itself.
+
+Start-up, once:
+
+1. read its configuration from the control socket: paths to bind, the seccomp
+   filter as raw BPF (compiled by the grader, see :mod:`grader.sandbox.policy`),
+   the uids it may use;
+2. enter a private mount namespace and build the jail: a tmpfs root holding read-only
+   bind mounts of the standard library (its ``site-packages`` masked), the system
+   library directory, numpy and the four grader modules the harness needs
+   (under ``/sandbox/site``), a minimal ``/dev`` and an empty ``/tmp``; then
+   ``pivot_root`` into it and detach the host's filesystem;
+3. import numpy and the harness *from the jail*, warm them up, and ``gc.freeze()``
+   so that children share the pages.
+
+Children come in pairs, made ahead of time ("spares") so that forking and isolating
+(~6 ms here) is off the critical path::
+
+    zygote (root, host PID ns)
+      └─ init   PID 1 of a new PID ns; new mount/net/IPC/UTS ns; fresh /tmp tmpfs;
+         │      drops to a uid of its own; reaps; exits the way the student did
+         └─ student   PID 2: waits for one job; then rlimits, no_new_privs,
+                      seccomp, audit hook, harness.serve
+
+A job (a control message with the request and pipe descriptors) goes to a spare,
+which has run nothing of any submission before; each spare serves one job. The
+zygote answers with a pidfd for init: killing init kills the whole PID namespace,
+which is how the grader enforces the wall clock. When it reaps init it writes init's
+exit status and CPU time to the job's "reaped" pipe and closes it, and only then gives
+the uid back to its pool: a uid never has two runs, or a run and a spare.
+
+This file must depend on nothing but the standard library at import time; numpy and
+the harness are imported during start-up, from inside the jail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import platform
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+
+# --- Linux constants (uapi; stable across architectures unless noted) ------------
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+
+#: pivot_root has no glibc wrapper.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41}
+
+#: Where the non-stdlib packages appear inside the jail.
+SITE = "/sandbox/site"
+#: Exit code of a child whose sandbox set-up failed (the status pipe says why).
+SETUP_FAILED = 125
+
+#: Modules imported once here so children find them in memory, not on disk. Kept
+#: lean on purpose: fork time grows with every mapped extension module (numpy.random
+#: alone maps a dozen and doubles it), and every run pays it twice. Anything else
+#: imports from the jail on demand, in a few milliseconds.
+DEFAULT_PRELOAD = ("numpy", "grader.grading.harness")
+
+# ---------------------------------------------------------------------------------
+# System calls
+# ---------------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p,) * 3 + (ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.unshare.argtypes = (ctypes.c_int,)
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+_libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
+_libc.prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
+_libc.syscall.restype = ctypes.c_long
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _b(path: str | None) -> bytes | None:
+    return None if path is None else os.fsencode(path)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    """mount(2)."""
+    _check(
+        _libc.mount(_b(source), _b(target), _b(fstype), flags, data.encode() or None),
+        f"mount {target}",
+    )
+
+
+def bind_readonly(source: str, target: str, *, device: bool = False, writable: bool = False) -> None:
+    """Bind ``source`` at ``target``, then remount it read-only, nosuid and nodev
+    (a device node keeps dev but gets noexec; ``/dev/null`` stays ``writable``).
+
+    The flags of a bind mount can only be changed by a second, remounting call.
+    """
+    mount(source, target, None, MS_BIND)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (MS_NOEXEC if device else MS_NODEV)
+    if not writable:
+        flags |= MS_RDONLY
+    mount(None, target, None, flags)
+
+
+def unshare(flags: int) -> None:
+    """unshare(2)."""
+    _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    """setns(2)."""
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def prctl(option: int, arg: int = 0) -> None:
+    """prctl(2) with one argument."""
+    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl({option})")
+
+
+def pivot_root(new_root: str) -> None:
+    """Make ``new_root`` the root and detach the old one (the ``pivot_root . .`` idiom)."""
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unsupported architecture {platform.machine()}")
+    os.chdir(new_root)
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+
+
+# ---------------------------------------------------------------------------------
+# Seccomp: the policy is grader.sandbox.policy, compiled by the grader to raw BPF
+# (so this process never loads libseccomp); here it is only loaded.
+# ---------------------------------------------------------------------------------
+
+#: The student always runs as PID 2 in its own PID namespace (the filter built by
+#: grader.sandbox.policy relies on it to allow signals to itself only).
+STUDENT_PID = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+class SeccompProgram:
+    """A BPF program held in memory, loadable with one prctl in a child."""
+
+    def __init__(self, bpf: bytes) -> None:
+        if not bpf or len(bpf) % 8:
+            raise ValueError("malformed seccomp program")
+        self.size = len(bpf) // 8
+        self._buffer = ctypes.create_string_buffer(bpf, len(bpf))
+        self._prog = _SockFprog(self.size, ctypes.addressof(self._buffer))
+
+    def load(self) -> None:
+        """Apply the filter to the calling thread (no_new_privs must be set)."""
+        _check(
+            _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(self._prog), 0, 0),
+            "seccomp",
+        )
+
+
+# ---------------------------------------------------------------------------------
+# The audit hook: clear messages only; the namespaces and seccomp are the wall.
+# ---------------------------------------------------------------------------------
+
+_PROCESS_EVENTS = frozenset(
+    {
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "subprocess.Popen",
+        "pty.spawn",
+        "os.startfile",
+    }
+)
+_WRITE_EVENTS = frozenset(
+    {
+        "os.mkdir",
+        "os.rmdir",
+        "os.remove",
+        "os.rename",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.utime",
+        "os.setxattr",
+        "os.removexattr",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.copymode",
+        "shutil.copystat",
+        "shutil.copytree",
+        "shutil.move",
+        "shutil.chown",
+    }
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _resolve(  # type: ignore[no-untyped-def]
+    path,
+    _isinstance=isinstance,
+    _str=str,
+    _bytes=bytes,
+    _fsdecode=os.fsdecode,
+    _normpath=os.path.normpath,
+    _join=os.path.join,
+    _getcwd=os.getcwd,
+):
+    """Absolute form of a path argument, or None if it is not a path (a descriptor)."""
+    if _isinstance(path, _bytes):
+        path = _fsdecode(path)
+    if not _isinstance(path, _str):
+        return None
+    return _normpath(_join(_getcwd(), path))
+
+
+def _within(path, roots, _any=any):  # type: ignore[no-untyped-def]
+    """Whether ``path`` is one of ``roots`` or inside one."""
+    return _any(path == r or path.startswith(r + "/") for r in roots)
+
+
+def make_audit_hook(read_roots: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """Return the hook. It only words refusals; the namespaces and seccomp refuse.
+
+    Its state lives in positional defaults: immutable tuples, bound builtins (so a
+    monkey-patched ``builtins`` does not change its logic), and replacing them raises
+    an ``object.__setattr__`` event, which it refuses.
+    """
+
+    def sandbox_audit_hook(
+        event,
+        args,
+        _prefix="not allowed in the sandbox: ",
+        _error=PermissionError,
+        _isinstance=isinstance,
+        _int=int,
+        _str=str,
+        _any=any,
+        _callable=callable,
+        _getpid=os.getpid,
+        _resolve=_resolve,
+        _within=_within,
+        _process=_PROCESS_EVENTS,
+        _writes=_WRITE_EVENTS,
+        _write_flags=_WRITE_FLAGS,
+        _roots=read_roots,
+        _writable=("/tmp", "/dev/null"),
+    ):
+        if event == "open":
+            path = _resolve(args[0])
+            if path is None:
+                return
+            flags = args[2] if _isinstance(args[2], _int) else 0
+            mode = args[1] if _isinstance(args[1], _str) else ""
+            writing = flags & _write_flags or _any(c in mode for c in "wax+")
+            if writing and not _within(path, _writable):
+                raise _error(_prefix + "writing files outside /tmp")
+            if not _within(path, _roots):
+                raise _error(_prefix + "reading files outside the sandbox")
+        elif event.startswith("socket."):
+            raise _error(_prefix + "network access")
+        elif event in _process:
+            raise _error(_prefix + "starting processes")
+        elif event.startswith("ctypes."):
+            raise _error(_prefix + "ctypes")
+        elif event in ("os.kill", "os.killpg"):
+            if args[0] != _getpid() or event == "os.killpg":
+                raise _error(_prefix + "signalling other processes")
+        elif event in _writes:
+            for arg in args:
+                path = _resolve(arg)
+                if path is not None and not _within(path, _writable):
+                    raise _error(_prefix + "writing files outside /tmp")
+        elif (
+            event == "object.__setattr__"
+            and args[1] in ("__code__", "__defaults__", "__kwdefaults__")
+            and _callable(args[0])
+        ):
+            raise _error(_prefix + "replacing the code of a function")
+
+    return sandbox_audit_hook
+
+
+# ---------------------------------------------------------------------------------
+# Start-up
+# ---------------------------------------------------------------------------------
+
+
+def _mapped_libraries() -> list[str]:
+    """Shared objects this process has mapped (from its own /proc/self/maps)."""
+    found = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and ".so" in parts[5] and parts[5].startswith("/"):
+                path = parts[5].strip()
+                if path not in found:
+                    found.append(path)
+    return found
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _touch(path: str) -> None:
+    _mkdirs(os.path.dirname(path))
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o444))
+
+
+_SYSTEM_LIB_PREFIXES = ("/lib", "/lib32", "/lib64", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/local/lib")
+
+
+def _jail_mountpoint(sources: list[str]) -> str:
+    """An existing directory to mount the jail's tmpfs on, in our private mount
+    namespace: any will do, as long as it hides none of the bind sources."""
+    for candidate in ("/run", "/var/tmp", "/tmp", "/srv", "/opt", "/media", "/mnt", "/home"):
+        usable = os.path.isdir(candidate) and not os.path.islink(candidate)
+        if usable and not any(_under(s, candidate) for s in sources):
+            return candidate
+    raise OSError("no directory to build the sandbox root on")
+
+
+@dataclass
+class _Spare:
+    """A child made ahead of time: isolated, unprivileged, its student waiting for a job."""
+
+    pid: int  # init's, in our PID namespace
+    pidfd: int
+    uid: int
+    job_sock: socket.socket  # the student reads its job from the other end
+    init_sock: socket.socket  # init writes why its set-up failed, if it did
+
+
+@dataclass
+class _Run:
+    """A spare that got a job and is running."""
+
+    uid: int
+    reaped_w: int  # gets init's exit record, then closes: the run is gone
+    init_sock: socket.socket
+
+
+class Zygote:
+    """The fork server; see the module docstring."""
+
+    def __init__(self, control: socket.socket, config: dict) -> None:
+        self.control = control
+        self.config = config
+        self.program: SeccompProgram | None = None
+        self.read_roots: tuple[str, ...] = ()
+        self.pidns_fd = -1
+        self.statm_fd = -1
+        self.lifeline_r = self.lifeline_w = -1
+        self.wake_r = -1
+        self.harness = None
+        self.streams: tuple = ()
+        first, count = config["uids"]
+        if first < 1000 or first + count >= 2**31:
+            raise ValueError(f"refusing uids {first}..{first + count - 1}")
+        self.free_uids: deque[int] = deque(range(first, first + count))
+        self.spare_target = int(config.get("spares", 1))
+        self.tmp_bytes = int(config.get("tmp_bytes", 8 << 20))
+        self.prefault = bool(config.get("prefault", True))
+        self.spares: deque[_Spare] = deque()
+        self.runs: dict[int, _Run] = {}
+        self.dying: dict[int, int] = {}  # retired spares: pid -> uid
+        self.spare_failures = 0
+        self.spare_error = ""
+
+    # -- start-up ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Everything that happens once; raises with a readable message on failure."""
+        if os.geteuid() != 0:
+            raise PermissionError("the sandbox server must run as root")
+        cfg = self.config
+        stdlib = [p for p in sys.path if os.path.isdir(p)]
+        roots = []
+        for path in stdlib:
+            if not any(_under(path, r) for r in roots):
+                roots.append(path)
+
+        self.program = SeccompProgram(bytes.fromhex(cfg["seccomp_bpf"]))
+        libraries = [lib for lib in _mapped_libraries() if not any(_under(lib, r) for r in roots)]
+        self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self.statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        self.lifeline_r, self.lifeline_w = os.pipe()
+
+        self._build_jail(roots, libraries)
+
+        sys.path[:] = [*stdlib, SITE]
+        sys.dont_write_bytecode = True
+        for name in cfg.get("preload", DEFAULT_PRELOAD):
+            __import__(name)
+        from grader.grading import harness
+
+        self.harness = harness
+        # Children point descriptors 1 and 2 at their output pipe; the streams are
+        # made here once, line-buffered so that output survives a kill.
+        self.streams = (sys.stdout, sys.stderr)
+        for stream in self.streams:
+            stream.reconfigure(line_buffering=True, errors="backslashreplace")
+        self.read_roots = (*roots, SITE, "/tmp", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+        self._warm_up()
+        # Children share these pages copy-on-write; collection would touch them all.
+        gc.collect()
+        gc.freeze()
+
+    def _build_jail(self, stdlib_roots: list[str], libraries: list[str]) -> None:
+        cfg = self.config
+        site_dirs: dict[str, str] = cfg["site"]  # name in the jail's site -> host dir
+        files: dict[str, str] = cfg["files"]  # path under the jail's site -> host file
+        binds: list[tuple[str, str, bool]] = []  # (host source, jail path, is_dir)
+        for root in stdlib_roots:
+            binds.append((root, root, True))
+        lib_dirs: list[str] = []
+        for lib in libraries:
+            directory = os.path.dirname(lib)
+            if any(_under(directory, p) for p in _SYSTEM_LIB_PREFIXES):
+                if directory not in lib_dirs:
+                    lib_dirs.append(directory)
+            elif not any(_under(lib, d) for d in site_dirs.values()):
+                binds.append((lib, lib, False))
+        binds.extend((d, d, True) for d in lib_dirs)
+        for name, source in site_dirs.items():
+            binds.append((source, f"{SITE}/{name}", True))
+        for name, source in files.items():
+            binds.append((source, f"{SITE}/{name}", False))
+        if os.path.isfile("/etc/ld.so.cache"):
+            binds.append(("/etc/ld.so.cache", "/etc/ld.so.cache", False))
+
+        unshare(CLONE_NEWNS)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do propagates out
+        jail = _jail_mountpoint([b[0] for b in binds])
+        mount("tmpfs", jail, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
+
+        for source, target, is_dir in binds:
+            path = jail + target
+            if is_dir:
+                _mkdirs(path)
+            else:
+                _touch(path)
+            bind_readonly(source, path)
+        for root in stdlib_roots:  # a base interpreter's own site-packages
+            hidden = os.path.join(root, "site-packages")
+            if os.path.isdir(hidden):
+                mount(
+                    "tmpfs", jail + hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=4"
+                )
+        _mkdirs(jail + "/dev")
+        for node in ("null", "zero", "urandom", "random"):
+            _touch(f"{jail}/dev/{node}")
+            bind_readonly(f"/dev/{node}", f"{jail}/dev/{node}", device=True, writable=node == "null")
+        _mkdirs(jail + "/tmp")
+        os.chmod(jail + "/tmp", 0o755)
+        mount(None, jail, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        pivot_root(jail)
+
+    def _warm_up(self) -> None:
+        """Run the harness on a made-up request: in the zygote so that children
+        inherit compiled code and caches; in each spare, before it has a job, so that
+        the pages a run writes are copied (copy-on-write) ahead of time instead of
+        during the run (a few hundred faults, ~4 ms here)."""
+        import io
+
+        import numpy as np
+
+        harness = self.harness
+        source = (
+            "import numpy as np\n"
+            "def f(x, y):\n    print(end='')\n    return float(np.mean((np.asarray(x) - y) ** 2))\n"
+            "def g(x):\n    return [a * 2 for a in x]\n"
+            "def h(x):\n    raise ValueError('x')\n"
+        )
+        x = np.linspace(0.0, 1.0, 8)
+        calls = [("f", [x, x]), ("f", [[1.0, 2.0], 1.0]), ("g", [x]), ("h", [x]), ("missing", [])]
+        request = harness.encode_request(source, ["f", "g", "h"], calls)
+        harness.serve(harness.read_request(io.BytesIO(request)), io.BytesIO())
+        sys.modules.pop("submission", None)
+
+    # -- serving -------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Answer jobs until the grader closes the socket; keep spares ready between.
+
+        One thread, one loop: jobs first; spares are made only when nothing waits;
+        SIGCHLD arrives through the wake-up pipe, and reaping happens here, never in
+        a handler, so no child can be reaped before its pidfd is open.
+        """
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            idle = self._want_spare()
+            ready, _, _ = select.select([self.control, self.wake_r], [], [], 0 if idle else None)
+            if not ready:
+                self._add_spare()
+                continue
+            if self.wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self.wake_r, 512):
+                        pass
+                self._reap()
+            if self.control in ready:
+                try:
+                    msg, fds, flags, _addr = socket.recv_fds(self.control, 1 << 16, 8)
+                except ConnectionError:
+                    break
+                if not msg:
+                    break  # the grader is gone: our children die by PDEATHSIG
+                self._handle(msg, fds, flags)
+
+    def _handle(self, msg: bytes, fds: list[int], flags: int) -> None:
+        """Give one job to a spare and answer with init's pidfd."""
+        try:
+            if flags & socket.MSG_CTRUNC or len(fds) != 5:
+                raise ValueError("a job needs 5 descriptors")
+            job = json.loads(msg)
+            job["vm_bytes"] = self._vm_bytes()
+            data = json.dumps(job).encode()
+            for _attempt in range(3):
+                spare = self._take_spare()
+                try:
+                    socket.send_fds(spare.job_sock, [data], fds[:4])
+                    break
+                except OSError:  # it died meanwhile
+                    self._retire(spare)
+            else:
+                raise RuntimeError(f"no sandbox child could be prepared: {self.spare_error}")
+            spare.job_sock.close()
+            self.runs[spare.pid] = _Run(spare.uid, fds[4], spare.init_sock)
+            fds[4] = -1
+            try:
+                socket.send_fds(self.control, [json.dumps({"ok": True, "pid": spare.pid}).encode()], [spare.pidfd])
+            finally:
+                os.close(spare.pidfd)
+        except Exception as exc:
+            with contextlib.suppress(OSError):
+                self.control.send(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
+        finally:
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
+
+    def _want_spare(self) -> bool:
+        return len(self.spares) < self.spare_target and bool(self.free_uids) and self.spare_failures < 3
+
+    def _add_spare(self) -> None:
+        uid = self.free_uids.popleft()
+        try:
+            self.spares.append(self._fork_spare(uid))
+        except Exception as exc:
+            self.free_uids.append(uid)
+            self.spare_failures += 1
+            self.spare_error = f"{type(exc).__name__}: {exc}"
+
+    def _take_spare(self) -> _Spare:
+        """A ready spare, or one made now (waiting for a uid to come free if need be)."""
+        if self.spares:
+            return self.spares.popleft()
+        deadline = time.monotonic() + 5.0
+        while not self.free_uids:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no free sandbox uid: runs are not being reaped")
+            time.sleep(0.001)
+            self._reap()
+        return self._fork_spare(self.free_uids.popleft())
+
+    def _retire(self, spare: _Spare) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(spare.pidfd, signal.SIGKILL)
+        os.close(spare.pidfd)
+        spare.job_sock.close()
+        spare.init_sock.close()
+        self.dying[spare.pid] = spare.uid
+
+    def _reap(self) -> None:
+        """Reap the children that ended; give their uids back; tell the grader."""
+        for pid in [s.pid for s in self.spares] + list(self.runs) + list(self.dying):
+            try:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status, usage = pid, None, None
+            if not done:
+                continue
+            if pid in self.runs:
+                run = self.runs.pop(pid)
+                error = _setup_error(run.init_sock)
+                record: dict = {"status": status, "setup_error": error}
+                if usage is not None:  # init's, with the student's (which it reaped)
+                    record["cpu"] = usage.ru_utime + usage.ru_stime
+                if status is not None and not error:
+                    self.spare_failures = 0
+                with contextlib.suppress(OSError):
+                    os.write(run.reaped_w, json.dumps(record).encode())
+                os.close(run.reaped_w)
+                run.init_sock.close()
+                uid = run.uid
+            elif pid in self.dying:
+                uid = self.dying.pop(pid)
+            else:
+                spare = next(s for s in self.spares if s.pid == pid)
+                self.spares.remove(spare)
+                self.spare_failures += 1
+                self.spare_error = _setup_error(spare.init_sock) or f"it ended with status {status}"
+                os.close(spare.pidfd)
+                spare.job_sock.close()
+                spare.init_sock.close()
+                uid = spare.uid
+            self.free_uids.append(uid)  # at the back: reused as late as possible
+
+    def _sockets(self, *extra: socket.socket) -> list[socket.socket]:
+        """Every socket object this process holds."""
+        found = [self.control, *extra]
+        for spare in self.spares:
+            found += [spare.job_sock, spare.init_sock]
+        found += [run.init_sock for run in self.runs.values()]
+        return found
+
+    def _vm_bytes(self) -> int:
+        """Our address-space size: children start with it, RLIMIT_AS adds the limit."""
+        return int(os.pread(self.statm_fd, 64, 0).split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _fork_spare(self, uid: int) -> _Spare:
+        """Make one spare: init as PID 1 of a new PID namespace, running as ``uid``."""
+        job_ours, job_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        init_ours, init_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            unshare(CLONE_NEWPID)  # our next child is PID 1 of a new namespace
+            pid = -1
+            try:
+                pid = os.fork()
+            finally:
+                if pid != 0:  # back to our own namespace for later children
+                    setns(self.pidns_fd, CLONE_NEWPID)
+            if pid == 0:
+                # The socket objects we inherit must not close descriptor numbers
+                # that get reused here, should they ever be finalized: forget them.
+                for inherited in self._sockets(job_ours, init_ours):
+                    inherited.detach()
+                self._init(uid, job_theirs.detach(), init_theirs.detach())  # never returns
+            # Race-free: only this loop reaps, and only children it knows of.
+            pidfd = os.pidfd_open(pid)
+        except BaseException:
+            job_ours.close()
+            init_ours.close()
+            raise
+        finally:
+            job_theirs.close()
+            init_theirs.close()
+        return _Spare(pid, pidfd, uid, job_ours, init_ours)
+
+    # -- inside the new PID namespace ---------------------------------------------
+
+    def _init(self, uid: int, job_fd: int, error_fd: int) -> None:
+        """PID 1: isolate, drop privileges, fork the student, exit the way it did.
+
+        Exit code: the student's (0-127, larger ones read as 127), 128 + n if it was
+        killed by signal n, or SETUP_FAILED with the reason written to ``error_fd``.
+        """
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            _keep_only([job_fd, error_fd, self.lifeline_r])
+            null = os.open("/dev/null", os.O_RDWR)
+            for target in (0, 1, 2):
+                os.dup2(null, target)
+            os.close(null)
+            os.setsid()
+            unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+            _check(_libc.sethostname(b"sandbox", 7), "sethostname")
+            mount(
+                "tmpfs",
+                "/tmp",
+                "tmpfs",
+                MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                f"size={self.tmp_bytes},nr_inodes=256,mode=0700,uid={uid},gid={uid}",
+            )
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)  # drops every capability
+            # Cleared by the uid change, so set now; then check the parent did not
+            # die before it was set (the lifeline pipe would read end-of-file).
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
+            prctl(PR_SET_DUMPABLE, 0)
+            if _readable(self.lifeline_r):
+                os._exit(SETUP_FAILED)
+            os.close(self.lifeline_r)
+            student = os.fork()
+            if student == 0:
+                os.close(error_fd)
+                self._student(job_fd)  # never returns
+            os.close(job_fd)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(error_fd, f"init: {type(exc).__name__}: {exc}".encode()[:2000])
+            os._exit(SETUP_FAILED)
+        code = SETUP_FAILED
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == student:
+                exit_code = os.waitstatus_to_exitcode(status)  # -n if killed by signal n
+                code = 128 - exit_code if exit_code < 0 else min(exit_code, 127)
+        os._exit(code)
+
+    def _student(self, job_fd: int) -> None:
+        """PID 2: wait for a job, then last limits and filters, then the harness.
+
+        Never returns. Until the job arrives it has run nothing but this code.
+        """
+        status_w = -1
+        try:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getpid() != STUDENT_PID:
+                raise RuntimeError(f"expected PID {STUDENT_PID}, got {os.getpid()}")
+            if self.prefault:
+                self._warm_up()  # trusted code only: no job has arrived yet
+                make_audit_hook(self.read_roots)
+            channel = socket.socket(fileno=job_fd)
+            msg, fds, _flags, _addr = socket.recv_fds(channel, 1 << 16, 8)
+            channel.close()
+            if not msg or len(fds) != 4:
+                os._exit(0)  # retired, or the server is gone
+            request_fd, result_w, output_w, status_w = fds
+            job = json.loads(msg)
+            limits = job["limits"]
+            os.dup2(output_w, 1)
+            os.dup2(output_w, 2)
+            os.close(output_w)
+            size = os.fstat(request_fd).st_size
+            data = os.pread(request_fd, size, 0)
+            os.close(request_fd)
+            harness = self.harness
+            import io
+
+            # Parsed here, never in the zygote: whatever the zygote touches, every
+            # later child inherits (freed heap included), and one student's source
+            # must never be readable by another.
+            request = harness.read_request(io.BytesIO(data))
+            del data
+            os.chdir("/tmp")
+            if "numpy.random" in sys.modules:  # CPython reseeds `random` itself
+                sys.modules["numpy.random"].seed()
+            _set_limits(limits, job["vm_bytes"])
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
+            self.program.load()
+            if job.get("audit", True):
+                sys.addaudithook(make_audit_hook(self.read_roots))
+            os.write(status_w, b"R\0")
+            os.close(status_w)
+        except BaseException as exc:
+            if status_w >= 0:
+                _report_setup_failure(status_w, "student", exc)
+            os._exit(SETUP_FAILED)
+        code = 0
+        # Buffered: its flush() (the harness flushes per event) writes everything even
+        # when a signal interrupts a large write to the pipe.
+        out = os.fdopen(result_w, "wb")
+        try:
+            harness.serve(request, out)
+        except BaseException:
+            code = 1
+        # Output first, then the end of the result stream: once the grader has read
+        # "done" and end-of-file it has all the output too, and need not wait for the
+        # exit. Our streams, whatever the submission did to sys.stdout.
+        for stream in self.streams:
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        with contextlib.suppress(BaseException):
+            out.close()
+        os._exit(code)
+
+
+def _setup_error(sock: socket.socket) -> str:
+    """What init wrote before failing, if anything (never blocks)."""
+    try:
+        return sock.recv(4096, socket.MSG_DONTWAIT).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _keep_only(keep: list[int]) -> None:
+    """Close every descriptor above 2 except ``keep``."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _report_setup_failure(status_w: int, who: str, exc: BaseException) -> None:
+    try:
+        message = f"{who}: {type(exc).__name__}: {exc}".replace("\0", " ")
+        os.write(status_w, b"E" + message.encode()[:2000] + b"\0")
+    finally:
+        os._exit(SETUP_FAILED)
+
+
+def _set_limits(limits: dict, vm_bytes: int) -> None:
+    cpu = max(1, int(-(-float(limits["cpu_seconds"]) // 1)))
+    memory = vm_bytes + int(limits["memory_mib"]) * 1024 * 1024
+    table = [
+        (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at soft, SIGKILL at hard
+        (resource.RLIMIT_AS, memory, memory),
+        (resource.RLIMIT_FSIZE, int(limits["file_bytes"]), int(limits["file_bytes"])),
+        (resource.RLIMIT_NOFILE, int(limits["open_files"]), int(limits["open_files"])),
+        # Per uid: init + the student + (processes - 1) threads.
+        (resource.RLIMIT_NPROC, 1 + int(limits["processes"]), 1 + int(limits["processes"])),
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_MEMLOCK, 0, 0),
+        (resource.RLIMIT_MSGQUEUE, 0, 0),
+        (resource.RLIMIT_RTPRIO, 0, 0),
+        (resource.RLIMIT_NICE, 0, 0),
+        (resource.RLIMIT_SIGPENDING, 64, 64),
+    ]
+    for which, soft, hard in table:
+        resource.setrlimit(which, (soft, hard))
+
+
+def main() -> None:
+    """Entry point: ``zygote.py <control fd>``; configuration arrives on the socket."""
+    control = socket.socket(fileno=int(sys.argv[1]))
+    sys.argv[:] = ["lossgrader-sandbox"]
+    if hasattr(sys, "orig_argv"):
+        sys.orig_argv = ["lossgrader-sandbox"]
+    try:
+        config = json.loads(control.recv(1 << 20))
+        server = Zygote(control, config)
+        server.prepare()
+        ready = {"ready": True, "pid": os.getpid(), "filter_instructions": server.program.size}
+    except BaseException as exc:
+        control.send(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
+        raise SystemExit(1) from None
+    control.send(json.dumps(ready).encode())
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

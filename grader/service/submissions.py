@@ -1,0 +1,713 @@
+"""The submission lifecycle: submit → queued → running → graded | error, and scores.
+
+* :func:`submit` checks the course policy, commits the submission (with its attempt
+  number and seed) and only then dispatches it: a dispatch failure leaves it queued.
+* :func:`grade_submission` claims it with a conditional UPDATE and a lease (renewed
+  while grading), grades it with no transaction open, then stores the fixture results,
+  the submission's verdict and the student's :class:`Score` in one transaction, if it
+  still owns the claim. Grading again replaces; it never duplicates.
+* A grader failure is never the student's: it is retried up to
+  ``max_grading_attempts``, then recorded as ``error`` for instructors.
+* :func:`regrade` and :func:`recompute_scores` serve instructors after a fixture fix
+  or a policy change.
+
+Lock order (PostgreSQL): the submission row, then the student's ``scores`` row, so
+concurrent gradings of one student's submissions serialise on the score cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, Submission, User, utcnow
+from grader.grading.engine import grade, new_seed
+from grader.grading.lab import Lab as LabDefinition
+from grader.grading.lab import LabError, find_lab
+from grader.grading.result import STATUS_ERROR, Result
+from grader.grading.runner import Runner
+from grader.grading.source import MAX_SOURCE_BYTES, check_source
+from grader.service.context import Services, lab_row_values, run_transaction
+from grader.service.policies import Attempt, CoursePolicy, apply_penalty, counted_attempt, submission_refusal
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_NUMBER_RETRIES = 20
+MAX_TEXT = 100_000  # stored output and messages are cut here
+
+
+class SubmissionRefused(Exception):
+    """The course policy (or the file itself) refuses this submission; ``message`` is for the student."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RegradeChange:
+    """One regraded submission: its score and status before and after."""
+
+    submission_id: int
+    user_id: int
+    username: str
+    attempt: int
+    old_score: float | None
+    new_score: float | None
+    max_score: float | None
+    old_status: str
+    new_status: str
+    error: str | None = None  # the regrade itself failed; the old result was kept
+
+    @property
+    def changed(self) -> bool:
+        """Whether the score or the status changed."""
+        return self.old_score != self.new_score or self.old_status != self.new_status
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _begin_write(session: Session) -> None:
+    """Start the transaction as a writer now (SQLite: ``BEGIN IMMEDIATE``), so reads that follow are current."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _clean(value: Any) -> Any:
+    """Text PostgreSQL accepts (no NUL characters) and JSON without NaN/infinity, recursively."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _text(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    value = _clean(value)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def exhausted_reason(attempts: int, last: str | None) -> str:
+    """The error recorded when grading gave up."""
+    noun = "time" if attempts == 1 else "times"
+    return f"grading failed {attempts} {noun}; last error: {last or 'unknown'}"
+
+
+def _source_text(source: bytes | str) -> tuple[str, str]:
+    """The text to store and its SHA-256; refuses files that cannot be stored faithfully."""
+    raw = source.encode("utf-8", errors="surrogatepass") if isinstance(source, str) else bytes(source)
+    problem = None
+    if len(raw) > MAX_SOURCE_BYTES or b"\0" in raw:
+        problem = check_source(raw).problem
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problem = check_source(raw).problem or "the file is not UTF-8 text"
+    if problem:
+        raise SubmissionRefused(f"Your file was not accepted: {problem}")
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def _filename(filename: str | None) -> str:
+    name = PurePath((filename or "").replace("\\", "/")).name.strip()
+    return _clean(name)[:255] or "submission.py"
+
+
+def _insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        try:
+            with session.begin_nested():
+                session.execute(insert(model).values(**values))
+        except IntegrityError:
+            pass
+        return
+    session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def _dispatch(services: Services, submission_id: int) -> bool:
+    """Hand the submission to the dispatcher; on failure leave it queued for the reconciler."""
+    try:
+        services.dispatcher.dispatch(submission_id)
+        return True
+    except Exception as exc:
+        log.warning("submission %s stays queued, dispatch failed: %s", submission_id, exc)
+
+    def release(session: Session) -> None:  # the reconciler may try again at once
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(lease_until=None)
+        )
+
+    try:
+        run_transaction(services.sessions, release, retry_seconds=2.0)
+    except Exception:  # the dispatch lease expires by itself
+        log.warning("submission %s: could not clear its dispatch lease", submission_id)
+    return False
+
+
+# --- submit ----------------------------------------------------------------------------
+
+
+def submit(
+    services: Services,
+    user_id: int,
+    lab_id: str,
+    source: bytes | str,
+    filename: str = "submission.py",
+    now: dt.datetime | None = None,
+) -> Submission:
+    """Accept a submission: policy checks, attempt number, seed; committed, then dispatched.
+
+    Returns the committed row (``status == "queued"``) without waiting for grading.
+    Raises :class:`SubmissionRefused` with a message for the student.
+    """
+    text, digest = _source_text(source)
+    name = _filename(filename)
+    lease = dt.timedelta(seconds=services.config.lease_seconds)
+
+    def work(session: Session) -> Submission:
+        _begin_write(session)
+        at = now or utcnow()
+        user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one_or_none()
+        if user is None or not user.active:
+            raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
+        lab = session.get(Lab, lab_id)
+        if lab is None:
+            raise SubmissionRefused(f"There is no lab {lab_id!r}.")
+        extension_due = session.scalar(
+            select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab_id)
+        )
+        last_attempt, last_at, counted = session.execute(
+            select(
+                func.max(Submission.attempt),
+                func.max(Submission.submitted_at),
+                func.count(Submission.id).filter(Submission.status != "error"),
+            ).where(Submission.user_id == user_id, Submission.lab_id == lab_id)
+        ).one()
+        if isinstance(last_at, str):  # SQLite aggregates bypass the column type
+            last_at = dt.datetime.fromisoformat(last_at)
+        if last_at is not None and last_at.tzinfo is None:
+            last_at = last_at.replace(tzinfo=dt.timezone.utc)
+        refusal = submission_refusal(
+            CoursePolicy.from_lab(lab),
+            now=at,
+            previous=int(counted or 0),
+            last_submitted_at=last_at,
+            extension_due=extension_due,
+        )
+        if refusal:
+            raise SubmissionRefused(refusal)
+        submission = Submission(
+            user_id=user_id,
+            lab_id=lab_id,
+            attempt=(last_attempt or 0) + 1,
+            filename=name,
+            source=text,
+            source_sha256=digest,
+            submitted_at=at,
+            status="queued",
+            seed=new_seed(),
+            grading_attempts=0,
+            lease_until=utcnow() + lease,  # dispatch lease: the reconciler leaves it to us until then
+        )
+        session.add(submission)
+        session.flush()
+        return submission
+
+    for _ in range(ATTEMPT_NUMBER_RETRIES):
+        try:
+            submission = run_transaction(services.sessions, work)
+            break
+        except IntegrityError:  # a concurrent submit took this attempt number: count again
+            continue
+    else:
+        raise RuntimeError(f"could not number the submission after {ATTEMPT_NUMBER_RETRIES} tries")
+    _dispatch(services, submission.id)
+    return submission
+
+
+# --- grading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    user_id: int
+    lab_id: str
+    source: str
+    seed: int
+    grading_attempts: int  # the claim's number: it still owns the row while this matches
+
+
+def _claim(services: Services, submission_id: int, worker: str) -> _Claim | None:
+    config = services.config
+    now = utcnow()
+
+    def work(session: Session) -> _Claim | None:
+        claimable = or_(
+            Submission.status == "queued", and_(Submission.status == "running", Submission.lease_until < now)
+        )
+        row = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.grading_attempts < config.max_grading_attempts)
+            .where(claimable)
+            .values(
+                status="running",
+                worker=worker[:200],
+                lease_until=now + dt.timedelta(seconds=config.lease_seconds),
+                grading_attempts=Submission.grading_attempts + 1,
+            )
+            .returning(
+                Submission.id,
+                Submission.user_id,
+                Submission.lab_id,
+                Submission.source,
+                Submission.seed,
+                Submission.grading_attempts,
+            )
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if row is not None:
+            return _Claim(*row)
+        # Not claimable: graded already, owned by a live worker, or out of attempts.
+        stuck = session.execute(
+            select(Submission.grading_attempts, Submission.status, Submission.error, Submission.worker).where(
+                Submission.id == submission_id, Submission.grading_attempts >= config.max_grading_attempts, claimable
+            )
+        ).one_or_none()
+        if stuck is not None:
+            last = stuck.error if stuck.status == "queued" else f"the worker {stuck.worker} stopped while grading it"
+            session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.grading_attempts == stuck.grading_attempts)
+                .where(claimable)
+                .values(status="error", lease_until=None, error=exhausted_reason(stuck.grading_attempts, last))
+            )
+        return None
+
+    return run_transaction(services.sessions, work)
+
+
+@contextmanager
+def _lease_kept(services: Services, claim: _Claim) -> Iterator[None]:
+    """Renew the claim's lease every third of ``lease_seconds`` while grading runs."""
+    seconds = services.config.lease_seconds
+    stop = threading.Event()
+
+    def renew(session: Session) -> None:
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.id == claim.id,
+                Submission.status == "running",
+                Submission.grading_attempts == claim.grading_attempts,
+            )
+            .values(lease_until=utcnow() + dt.timedelta(seconds=seconds))
+        )
+
+    def loop() -> None:
+        while not stop.wait(max(0.5, seconds / 3)):
+            try:
+                run_transaction(services.sessions, renew, retry_seconds=seconds / 3)
+            except Exception as exc:  # the lease may expire: then the reconciler requeues it
+                log.warning("submission %s: lease not renewed: %s", claim.id, exc)
+
+    thread = threading.Thread(target=loop, name=f"lease-{claim.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _run_grader(source: str, lab_id: str, seed: int, runner: Runner) -> tuple[Result | None, str | None]:
+    """``(result, None)``, or ``(None, reason)`` when the grader (not the student) failed."""
+    try:
+        result = grade(source, find_lab(lab_id), seed, runner=runner)
+    except Exception as exc:
+        log.exception("grading failed")
+        return None, f"{type(exc).__name__}: {exc}"
+    if result.status == STATUS_ERROR:
+        return None, result.error or "grading failed"
+    return result, None
+
+
+def _graded_values(result: Result, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "status": "graded",
+        "score": result.score,
+        "max_score": result.max_score,
+        "lab_version": result.lab_version,
+        "graded_at": now,
+        "submission_error": _text(result.submission_error),
+        "output": _text(result.output),
+        "execution_time": result.execution_time,
+        "error": None,
+        "lease_until": None,
+    }
+
+
+def _store_results(session: Session, submission_id: int, lab_id: str, user_id: int, result: Result) -> None:
+    """The submission's new result set, and the student's gradebook cell recomputed from it."""
+    _replace_results(session, submission_id, lab_id, result)
+    lab = session.get(Lab, lab_id)
+    if lab is not None:
+        _recompute_one(session, lab, user_id)
+
+
+def _replace_results(session: Session, submission_id: int, lab_id: str, result: Result) -> None:
+    """Exactly one current result set: delete the old rows, insert the new ones."""
+    session.execute(delete(FixtureResult).where(FixtureResult.submission_id == submission_id))
+    rows = [
+        {
+            "submission_id": submission_id,
+            "lab_id": lab_id,
+            "position": position,
+            "name": test.name,
+            "function": test.function,
+            "category": test.category,
+            "visibility": test.visibility,
+            "passed": test.passed,
+            "stage": test.stage,
+            "score": test.score,
+            "max_score": test.max_score,
+            "feedback": _text(test.feedback()),
+            "detail": _clean(test.to_dict()),
+            "elapsed": test.elapsed,
+        }
+        for position, test in enumerate(result.tests)
+    ]
+    if rows:
+        session.execute(insert(FixtureResult), rows)
+
+
+def _record_failure(services: Services, claim: _Claim, reason: str) -> None:
+    """Back to queued for another try, or ``error`` when out of attempts; then re-dispatch."""
+    config = services.config
+    final = claim.grading_attempts >= config.max_grading_attempts
+    reason = _text(reason, 2000) or "unknown"
+    values: dict[str, Any] = {"worker": None}
+    if final:
+        values.update(status="error", error=exhausted_reason(claim.grading_attempts, reason), lease_until=None)
+    else:
+        lease_until = utcnow() + dt.timedelta(seconds=config.lease_seconds)
+        values.update(status="queued", error=reason, lease_until=lease_until)
+
+    def work(session: Session) -> bool:
+        moved = session.execute(
+            update(Submission)
+            .where(
+                Submission.id == claim.id,
+                Submission.status == "running",
+                Submission.grading_attempts == claim.grading_attempts,
+            )
+            .values(**values)
+        )
+        return moved.rowcount == 1
+
+    if run_transaction(services.sessions, work) and not final:
+        log.warning("submission %s: grader failed (try %d), retrying: %s", claim.id, claim.grading_attempts, reason)
+        _dispatch(services, claim.id)
+    elif final:
+        log.error("submission %s: grading gave up after %d tries: %s", claim.id, claim.grading_attempts, reason)
+
+
+def _store_result(services: Services, claim: _Claim, result: Result) -> bool:
+    """One transaction: verdict, fixture results (replaced) and score; False if the claim was lost."""
+
+    def work(session: Session) -> bool:
+        stored = session.execute(
+            update(Submission)
+            .where(
+                Submission.id == claim.id,
+                Submission.grading_attempts == claim.grading_attempts,
+                Submission.status.in_(("running", "queued")),
+            )
+            .values(**_graded_values(result, utcnow()))
+        )
+        if stored.rowcount != 1:
+            return False
+        _store_results(session, claim.id, claim.lab_id, claim.user_id, result)
+        return True
+
+    if run_transaction(services.sessions, work):
+        return True
+    log.info("submission %s: result discarded, another worker took it over", claim.id)
+    return False
+
+
+def grade_submission(services: Services, submission_id: int, worker: str = "worker") -> None:
+    """Claim, grade and store one submission; a no-op when it is not claimable (graded, or owned)."""
+    runner = services.runner()  # GraderUnavailable here leaves the submission queued and untouched
+    claim = _claim(services, submission_id, worker)
+    if claim is None:
+        return
+    with _lease_kept(services, claim):
+        result, failure = _run_grader(claim.source, claim.lab_id, claim.seed, runner)
+    if result is None:
+        _record_failure(services, claim, failure or "grading failed")
+        return
+    _store_result(services, claim, result)
+
+
+# --- scores ----------------------------------------------------------------------------
+
+
+_SCORE_FIELDS = ("submission_id", "raw", "penalty", "final", "max_score", "late_days", "attempts", "submitted_at")
+
+
+def _lock_score(session: Session, lab_id: str, user_id: int) -> Score | None:
+    return session.scalars(
+        select(Score)
+        .where(Score.user_id == user_id, Score.lab_id == lab_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _recompute_one(session: Session, lab: Lab, user_id: int) -> bool:
+    """Bring one gradebook cell up to date; True if it changed."""
+    score = _lock_score(session, lab.id, user_id)
+    if score is None:
+        graded = session.scalar(
+            select(Submission.id)
+            .where(Submission.user_id == user_id, Submission.lab_id == lab.id, Submission.status == "graded")
+            .limit(1)
+        )
+        if graded is None:
+            return False  # nothing graded, no cell yet: the gradebook shows "no score"
+        _insert_ignore(session, Score, {"user_id": user_id, "lab_id": lab.id}, ["user_id", "lab_id"])
+        score = _lock_score(session, lab.id, user_id)
+        assert score is not None
+    # Read after the lock: a concurrent grading of this student's other submission has committed.
+    rows = session.execute(
+        select(Submission.id, Submission.attempt, Submission.submitted_at, Submission.status, Submission.score)
+        .add_columns(Submission.max_score)
+        .where(Submission.user_id == user_id, Submission.lab_id == lab.id)
+    ).all()
+    extension_due = session.scalar(
+        select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab.id)
+    )
+    policy = CoursePolicy.from_lab(lab)
+    graded = {r.id: r for r in rows if r.status == "graded"}
+    penalised = {i: apply_penalty(policy, r.score or 0.0, r.submitted_at, extension_due) for i, r in graded.items()}
+    counted = counted_attempt(
+        policy.counting, [Attempt(i, r.attempt, r.submitted_at, penalised[i].final) for i, r in graded.items()]
+    )
+    values: dict[str, Any]
+    if counted is None:
+        values = dict.fromkeys(("raw", "penalty", "final"), 0.0)
+        values.update(submission_id=None, max_score=float(lab.max_score or 0.0), late_days=0, submitted_at=None)
+    else:
+        row, verdict = graded[counted.submission_id], penalised[counted.submission_id]
+        values = {
+            "submission_id": row.id,
+            "raw": verdict.raw,
+            "penalty": verdict.penalty,
+            "final": verdict.final,
+            "max_score": float(row.max_score if row.max_score is not None else lab.max_score or 0.0),
+            "late_days": verdict.late_days,
+            "submitted_at": row.submitted_at,
+        }
+    values["attempts"] = len(rows)
+    changed = False
+    for key in _SCORE_FIELDS:
+        if getattr(score, key) != values[key]:
+            setattr(score, key, values[key])
+            changed = True
+    session.flush()
+    return changed
+
+
+def recompute_scores(target: Session | Any, lab_id: str, user_id: int | None = None) -> int:
+    """Recompute the lab's gradebook cells (one student's, if ``user_id``); return how many changed.
+
+    ``target`` is a session (the caller commits) or anything with ``sessions`` (for
+    example :class:`Services`): then it runs in its own transaction. Use it after a
+    due date, policy or extension change.
+    """
+
+    def work(session: Session) -> int:
+        _begin_write(session)
+        lab = session.get(Lab, lab_id)
+        if lab is None:
+            raise LookupError(f"no lab {lab_id!r}")
+        if user_id is not None:
+            users = [user_id]
+        else:
+            with_submissions = select(Submission.user_id).where(Submission.lab_id == lab_id)
+            with_scores = select(Score.user_id).where(Score.lab_id == lab_id)
+            users = sorted(set(session.scalars(with_submissions)) | set(session.scalars(with_scores)))
+        return sum(_recompute_one(session, lab, uid) for uid in users)
+
+    if isinstance(target, Session):
+        return work(target)
+    return run_transaction(target.sessions, work)
+
+
+# --- regrade ---------------------------------------------------------------------------
+
+
+def _find_student(session: Session, student: int | str) -> User:
+    if isinstance(student, int):
+        user = session.get(User, student)
+    else:
+        user = session.scalars(select(User).where(User.username == student)).one_or_none()
+        if user is None:
+            user = session.scalars(select(User).where(User.student_number == student)).one_or_none()
+    if user is None:
+        raise LookupError(f"no student {student!r}")
+    return user
+
+
+def _runner_for(services: Any) -> Runner:
+    runner = getattr(services, "runner", None)
+    if callable(runner):
+        return runner()
+    from grader.service.runners import server_runner
+
+    return server_runner(services.config)
+
+
+def regrade(
+    services: Services,
+    lab_id: str,
+    student: int | str | None = None,
+    actor: str = "cli",
+    progress: Callable[[int, int], Any] | None = None,
+) -> list[RegradeChange]:
+    """Regrade the lab's graded and errored submissions now, with its current definition.
+
+    Each keeps its seed. Every submission whose score or status changes gets an
+    :class:`AuditEvent` (``regrade``, old → new, ``actor``); a submission the grader
+    fails on keeps its old result (``RegradeChange.error`` says why). Returns one
+    :class:`RegradeChange` per submission, in id order; ``progress(done, total)`` is
+    called as they finish.
+    """
+    try:
+        definition = find_lab(lab_id)
+    except LabError as exc:
+        raise LookupError(str(exc)) from None
+
+    def load(session: Session) -> list[Any]:
+        lab = session.get(Lab, lab_id)
+        if lab is None:
+            raise LookupError(f"no lab {lab_id!r} in the database")
+        for key, value in lab_row_values(definition).items():
+            if getattr(lab, key) != value:
+                setattr(lab, key, value)
+        query = (
+            select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
+            .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
+            .add_columns(Submission.source)
+            .join(User, User.id == Submission.user_id)
+            .where(Submission.lab_id == lab_id, Submission.status.in_(("graded", "error")))
+            .order_by(Submission.id)
+        )
+        if student is not None:
+            query = query.where(Submission.user_id == _find_student(session, student).id)
+        return list(session.execute(query).all())
+
+    rows = run_transaction(services.sessions, load)
+    runner = _runner_for(services)
+    total = len(rows)
+    if progress:
+        progress(0, total)
+
+    def one(row: Any) -> RegradeChange:
+        return _regrade_one(services, definition, row, runner, actor)
+
+    workers = max(1, min(int(getattr(services.config, "workers", 1) or 1), total or 1))
+    changes: list[RegradeChange] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regrade") as pool:
+        for change in pool.map(one, rows):
+            changes.append(change)
+            if progress:
+                progress(len(changes), total)
+    return changes
+
+
+def _regrade_one(services: Services, definition: LabDefinition, row: Any, runner: Runner, actor: str) -> RegradeChange:
+    def change(new_score: float | None, new_status: str, max_score: float | None, error: str | None = None) -> Any:
+        return RegradeChange(
+            submission_id=row.id,
+            user_id=row.user_id,
+            username=row.username,
+            attempt=row.attempt,
+            old_score=row.score,
+            new_score=new_score,
+            max_score=max_score,
+            old_status=row.status,
+            new_status=new_status,
+            error=error,
+        )
+
+    try:
+        result: Result | None = grade(row.source, definition, row.seed, runner=runner)
+        failure = result.error if result.status == STATUS_ERROR else None
+    except Exception as exc:
+        log.exception("regrading submission %s failed", row.id)
+        result, failure = None, f"{type(exc).__name__}: {exc}"
+    if result is None or failure:
+        return change(row.score, row.status, row.max_score, failure or "grading failed")
+    outcome = change(result.score, "graded", result.max_score)
+
+    def work(session: Session) -> bool:
+        stored = session.execute(
+            update(Submission)
+            .where(Submission.id == row.id, Submission.status.in_(("graded", "error")))
+            .values(**_graded_values(result, utcnow()))
+        )
+        if stored.rowcount != 1:
+            return False
+        _store_results(session, row.id, definition.id, row.user_id, result)
+        if outcome.changed:
+            session.add(
+                AuditEvent(
+                    actor_label=actor[:200],
+                    action="regrade",
+                    lab_id=definition.id,
+                    user_id=row.user_id,
+                    submission_id=row.id,
+                    old={"score": row.score, "max_score": row.max_score, "status": row.status},
+                    new={"score": result.score, "max_score": result.max_score, "status": "graded"},
+                    note=f"lab version {row.lab_version or '?'} → {result.lab_version}",
+                )
+            )
+        return True
+
+    if not run_transaction(services.sessions, work):
+        return change(row.score, row.status, row.max_score, "the submission changed while it was regraded")
+    return outcome

@@ -1,0 +1,299 @@
+"""API views. Students see only their own submissions (others are 404) and never hidden fixtures' data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from grader.db.models import Extension, Lab, Submission
+from grader.web.api import bp
+from grader.web.db import get_db, get_services
+from grader.web.filters import iso
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+PENDING = ("queued", "running")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+ERRORS = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    413: "upload too large",
+    422: "submission refused",
+    429: "too many requests",
+}
+#: What a student sees of a hidden fixture's result; nothing else of it.
+HIDDEN_FIELDS = ("name", "category", "visibility", "status", "score", "max_score", "feedback")
+#: Further detail of public and randomised fixtures' results.
+VISIBLE_DETAIL = ("description", "inputs", "expected", "got", "max_abs_error", "max_rel_error", "seed")
+ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(value["array"], dtype=value["dtype"]).'
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: non-finite floats become the strings "inf", "-inf" and "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response (never NaN or Infinity in the body)."""
+    body = json.dumps(json_safe(data), allow_nan=False, ensure_ascii=False)
+    return Response(body + "\n", status=status, mimetype="application/json", headers=headers)
+
+
+def api_error(status: int, message: str) -> Response:
+    """``{"error": ..., "message": ..., "status": ...}`` with ``status``."""
+    headers = {"WWW-Authenticate": 'Bearer realm="lossgrader"'} if status == 401 else None
+    return respond({"error": ERRORS.get(status, "error"), "message": message, "status": status}, status, headers)
+
+
+# --- authentication ----------------------------------------------------------------------
+
+
+def api_login_required(view: F) -> F:
+    """A bearer token (preferred), else the browser's session; ``g.account`` is the user.
+
+    A request with an ``Authorization: Bearer`` header is judged by its token alone, even
+    if it also carries a session cookie (and needs no CSRF token); a cookie request that
+    changes something needs the session's CSRF token.
+    """
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from grader.web.auth.tokens import has_bearer_header, token_account
+
+        if has_bearer_header():
+            account = token_account()
+            if account is None:
+                return api_error(401, "The API token is not valid (revoked, mistyped, or its account is inactive).")
+        elif current_user.is_authenticated:
+            account = current_user
+            if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+                from flask_wtf.csrf import CSRFError
+
+                from grader.web.extensions import csrf
+
+                try:
+                    csrf.protect()
+                except CSRFError:
+                    return api_error(400, "A request signed in by cookie needs the CSRF token (X-CSRFToken header).")
+        else:
+            return api_error(401, "Authentication required: send Authorization: Bearer <token>.")
+        g.account = account
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def rate_limit_key() -> str:
+    """Submissions are counted per token (hashed), or per address for cookie requests."""
+    from flask_limiter.util import get_remote_address
+
+    from grader.web.auth.tokens import bearer_token
+
+    token = bearer_token()
+    if token:
+        return "api-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "api-ip:" + get_remote_address()
+
+
+def _is_instructor() -> bool:
+    return bool(g.account.has_role("instructor"))
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+def _time(value: Any) -> str | None:
+    return iso(value) or None
+
+
+def result_document(result: Any, full: bool) -> dict[str, Any]:
+    """One fixture's verdict: everything for instructors; for students, hidden fixtures by verdict only."""
+    detail = dict(result.detail or {})
+    base = {
+        "name": result.name,
+        "category": result.category,
+        "visibility": result.visibility,
+        "status": "passed" if result.passed else "failed",
+        "score": result.score,
+        "max_score": result.max_score,
+        "feedback": result.feedback,
+    }
+    if full:
+        return {**base, "function": result.function, "stage": result.stage, "elapsed": result.elapsed, "detail": detail}
+    if result.visibility == "hidden":
+        return {key: base[key] for key in HIDDEN_FIELDS}
+    return {**base, "function": result.function, **{key: detail.get(key) for key in VISIBLE_DETAIL}}
+
+
+def submission_document(submission: Submission, full: bool) -> dict[str, Any]:
+    """A submission as the API shows it (``full``: the instructor view)."""
+    graded = submission.status == "graded"
+    document: dict[str, Any] = {
+        "id": submission.id,
+        "lab": submission.lab_id,
+        "status": submission.status,
+        "done": submission.status not in PENDING,
+        "score": submission.score if graded else None,
+        "max_score": submission.max_score if graded else None,
+        "attempt": submission.attempt,
+        "filename": submission.filename,
+        "submitted_at": _time(submission.submitted_at),
+        "graded_at": _time(submission.graded_at),
+        "seed": submission.seed,
+        "submission_error": submission.submission_error if graded else None,
+        "url": url_for("api.submission", submission_id=submission.id, _external=True),
+        "tests": [result_document(r, full) for r in submission.results] if graded else [],
+    }
+    if full:
+        user = submission.user
+        document.update(
+            user={
+                "id": user.id,
+                "username": user.username,
+                "name": user.display_name,
+                "student_id": user.student_number,
+            },
+            error=submission.error,
+            output=submission.output,
+            execution_time=submission.execution_time,
+            lab_version=submission.lab_version,
+        )
+    return document
+
+
+# --- routes ------------------------------------------------------------------------------
+
+
+@bp.route("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    return Response(OPENAPI_FILE.read_text(encoding="utf-8"), mimetype="application/json")
+
+
+@bp.route("/labs")
+@api_login_required
+def labs() -> Response:
+    """Every lab with its deadlines, points, functions and fixture counts."""
+    from grader.web.student.queries import lab_definition
+
+    db = get_db()
+    extensions = {e.lab_id: e.due_at for e in db.scalars(select(Extension).where(Extension.user_id == g.account.id))}
+    documents = []
+    for lab in db.scalars(select(Lab).order_by(Lab.position, Lab.id)):
+        definition = lab_definition(lab.id, lab.version)
+        functions = [{"name": f.name, "signature": f.signature} for f in definition.functions] if definition else []
+        counts = {v: len(definition.fixtures_by(v)) if definition else 0 for v in ("public", "hidden", "randomised")}
+        documents.append(
+            {
+                "id": lab.id,
+                "title": lab.title,
+                "due_at": _time(lab.due_at),
+                "hard_deadline_at": _time(lab.hard_deadline_at),
+                "extension_due_at": _time(extensions.get(lab.id)),
+                "max_score": lab.max_score,
+                "max_submissions": lab.max_submissions,
+                "functions": functions,
+                "fixtures": counts,
+            }
+        )
+    return respond({"labs": documents})
+
+
+@bp.route("/labs/<lab_id>/public-fixtures")
+@api_login_required
+def public_fixtures(lab_id: str) -> Response:
+    """The public fixtures of a lab, with inputs and expected values."""
+    from grader.web.student.queries import lab_definition
+    from grader.web.student.queries import public_fixtures as fixtures_of
+
+    lab = get_db().get(Lab, lab_id)
+    definition = lab_definition(lab.id, lab.version) if lab is not None else None
+    if lab is None or definition is None:
+        return api_error(404, f"There is no lab {lab_id!r}.")
+    return respond(
+        {
+            "lab": lab.id,
+            "title": lab.title,
+            "version": definition.version,
+            "note": ARRAY_NOTE,
+            "fixtures": fixtures_of(definition),
+        }
+    )
+
+
+def _incoming() -> tuple[bytes | str | None, str, Response | None]:
+    """(source, filename, error response) from a multipart upload or a JSON body."""
+    from grader.web.student.forms import DEFAULT_FILENAME, clean_filename
+
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return None, "", api_error(400, "Send the file in a multipart field named 'file'.")
+        return upload.read(), clean_filename(upload.filename), None
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return None, "", api_error(400, 'The body is not a JSON object like {"source": "...", "filename": "..."}.')
+        source, filename = data.get("source"), data.get("filename", DEFAULT_FILENAME)
+        if not isinstance(source, str) or not source.strip():
+            return None, "", api_error(400, "'source' must be the code of your file, as a non-empty string.")
+        if filename is None:
+            filename = DEFAULT_FILENAME
+        if not isinstance(filename, str):
+            return None, "", api_error(400, "'filename' must be a string.")
+        return source, clean_filename(filename) or DEFAULT_FILENAME, None
+    return None, "", api_error(400, "Send multipart/form-data with a 'file' field, or JSON with 'source'.")
+
+
+@bp.route("/labs/<lab_id>/submissions", methods=["POST"])
+@api_login_required
+def create_submission(lab_id: str) -> Response:
+    """Queue a submission for grading: 202 with its id and where to poll."""
+    from grader.service.submissions import SubmissionRefused, submit
+
+    if get_db().get(Lab, lab_id) is None:
+        return api_error(404, f"There is no lab {lab_id!r}.")
+    source, filename, problem = _incoming()
+    if problem is not None:
+        return problem
+    if not filename.lower().endswith(".py"):
+        return api_error(422, "Your file was not accepted: its name must end in .py.")
+    try:
+        submission = submit(get_services(), g.account.id, lab_id, source or b"", filename)
+    except SubmissionRefused as exc:
+        return api_error(422, exc.message)
+    current_app.logger.info("api submission %s by %s for %s", submission.id, g.account.username, lab_id)
+    url = url_for("api.submission", submission_id=submission.id, _external=True)
+    return respond({"id": submission.id, "status": submission.status, "url": url}, 202, {"Location": url})
+
+
+@bp.route("/submissions/<int:submission_id>")
+@api_login_required
+def submission(submission_id: int) -> Response:
+    """A submission and its results: your own (students), any (instructors)."""
+    found = get_db().get(Submission, submission_id)
+    full = _is_instructor()
+    if found is None or (not full and found.user_id != g.account.id):
+        return api_error(404, f"There is no submission {submission_id}.")
+    return respond(submission_document(found, full))

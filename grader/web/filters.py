@@ -1,0 +1,143 @@
+"""Template helpers: time left before a deadline, dates, points, and Markdown handouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from functools import lru_cache
+from typing import Any
+
+from flask import Flask
+from markupsafe import Markup
+
+from grader.db.models import utcnow
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def time_left(deadline: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """``"2 days 3 h left"``, ``"5 h 12 min left"``, ``"40 min left"``; ``"closed"`` once past."""
+    if deadline is None:
+        return "no deadline"
+    now = now or utcnow()
+    seconds = (deadline - now).total_seconds()
+    if seconds <= 0:
+        return "closed"
+    minutes = math.ceil(seconds / 60)  # never say "0 min left" while it is still open
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{_plural(days, 'day')} {hours} h left" if hours else f"{_plural(days, 'day')} left"
+    if hours:
+        return f"{hours} h {minutes} min left" if minutes else f"{hours} h left"
+    return f"{minutes} min left"
+
+
+def time_left_text(deadline: Any, now: dt.datetime | None = None) -> str:
+    """Time left for a student's :class:`~grader.web.student.queries.Deadline`, including late work."""
+    now = now or utcnow()
+    due, closes = deadline.due_at, deadline.closes_at()
+    if due is not None and now < due:
+        return time_left(due, now)
+    if closes is not None and now > closes:
+        return "closed"
+    if due is None:
+        return time_left(closes, now) if closes is not None else "no deadline"
+    if closes is not None:
+        return f"past due: late work accepted, {time_left(closes, now)}"
+    return "past due: late work accepted"
+
+
+def late_policy_text(lab: Any) -> str:
+    """The lab's late policy in words."""
+    if lab.late_policy == "percent_per_day":
+        return f"{points(lab.late_percent_per_day)}% off per day late"
+    if lab.late_policy == "zero_after_deadline":
+        return "scores 0"
+    return "no penalty"
+
+
+def instructor_home() -> str | None:
+    """The instructor pages' address, when that blueprint is installed."""
+    from flask import current_app, url_for
+
+    if "instructor" not in current_app.blueprints:
+        return None
+    for endpoint in ("instructor.index", "instructor.labs", "instructor.dashboard", "instructor.gradebook"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return None
+
+
+def value(data: Any, limit: int = 2000) -> str:
+    """An input, expected or returned value from a result's detail, as compact text."""
+    import json
+
+    if data is None:
+        return "—"
+    text = data if isinstance(data, str) else json.dumps(data, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(value: dt.datetime | None) -> str:
+    """A date and time in UTC for people: ``2025-03-07 23:59 UTC``."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(value: dt.datetime | None) -> str:
+    """ISO 8601 for ``<time datetime=...>``."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def points(value: float | None) -> str:
+    """``3.0`` → ``3``, ``2.5`` → ``2.5``, None → ``—``."""
+    if value is None:
+        return "—"
+    return f"{round(float(value), 4):g}"
+
+
+def number(value: Any) -> str:
+    """An error measure for people: ``1.5e-07``, ``0.25``; non-numbers as they are."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else str(value)
+    return f"{value:.3g}"
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    # CommonMark with tables and strikethrough; raw HTML in handouts is shown as text, not run.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    return md
+
+
+@lru_cache(maxsize=64)
+def _render_markdown(text: str) -> str:
+    return _markdown().render(text)
+
+
+def markdown(text: str | None) -> Markup:
+    """Render a handout (raw HTML disabled; unsafe link schemes are refused by markdown-it)."""
+    return Markup(_render_markdown(text or ""))
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters."""
+    app.jinja_env.filters.update(
+        time_left=time_left, when=when, iso=iso, points=points, number=number, markdown=markdown, value=value
+    )
+    app.jinja_env.globals.update(
+        time_left_text=time_left_text, late_policy_text=late_policy_text, instructor_home=instructor_home
+    )

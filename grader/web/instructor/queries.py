@@ -1,0 +1,243 @@
+"""What the instructor pages read and change. Aggregates run in the database, a query or two per chart.
+
+Policy and extension changes follow ``grader/commands/course.py``: one transaction
+with an :class:`AuditEvent` (old → new) and the scores recomputed in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.orm import Session
+
+from grader.db.models import AuditEvent, Extension, Lab, Score, Submission, User
+from grader.service.gradebook import _fetched_time, _utc
+
+#: Lab settings the policy form edits: form field → column.
+POLICY_FIELDS = (
+    "due_at",
+    "hard_deadline_at",
+    "late_policy",
+    "late_percent_per_day",
+    "max_submissions",
+    "min_interval_seconds",
+    "counting",
+)
+TIMELINE_BEFORE = dt.timedelta(hours=72)
+TIMELINE_AFTER = dt.timedelta(hours=24)
+TIMELINE_STEP = dt.timedelta(hours=2)
+UNDATED_DAYS = 14
+
+
+@dataclass
+class LabSummary:
+    """One line of the dashboard's labs table."""
+
+    lab: Lab
+    scored: int
+    mean: float | None
+    submissions: int
+
+
+def _rows(session: Session, query: Any) -> Any:
+    return session.connection().execute(query)
+
+
+def lab_summaries(session: Session, labs: list[Lab]) -> list[LabSummary]:
+    """Per lab: students with a score, mean final score, submissions (two grouped queries, on indexes)."""
+    scores = {
+        lab_id: (count, mean)
+        for lab_id, count, mean in _rows(
+            session, select(Score.lab_id, func.count(), func.avg(Score.final)).group_by(Score.lab_id)
+        )
+    }
+    totals = dict(  # lab_id alone: answered from the (lab_id, submitted_at) index
+        _rows(session, select(Submission.lab_id, func.count()).group_by(Submission.lab_id)).all()
+    )
+    summaries = []
+    for lab in labs:
+        count, mean = scores.get(lab.id, (0, None))
+        summaries.append(
+            LabSummary(
+                lab,
+                int(count),
+                float(mean) if mean is not None else None,
+                int(totals.get(lab.id, 0)),
+            )
+        )
+    return summaries
+
+
+def score_fractions(session: Session, lab_id: str) -> list[float]:
+    """Each scored student's final score as a fraction of the maximum."""
+    query = select(Score.final, Score.max_score).where(Score.lab_id == lab_id, Score.submission_id.is_not(None))
+    return [(final or 0.0) / top if top else 0.0 for final, top in _rows(session, query)]
+
+
+def _bucket(session: Session, seconds: int) -> Any:
+    """The submission's bucket number: whole ``seconds`` since the epoch."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.date_part("epoch", Submission.submitted_at) / seconds), Integer)
+    return cast(func.strftime("%s", Submission.submitted_at), Integer) / seconds
+
+
+def timeline_window(lab: Lab, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.timedelta]:
+    """(start, end, step) of the submissions chart: around the due date, or the last two weeks."""
+    if lab.due_at is not None:
+        step = TIMELINE_STEP
+        start = lab.due_at - TIMELINE_BEFORE
+        start = start - dt.timedelta(seconds=start.timestamp() % step.total_seconds())
+        return start, lab.due_at + TIMELINE_AFTER, step
+    step = dt.timedelta(days=1)
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + step
+    return end - step * UNDATED_DAYS, end, step
+
+
+def submission_counts(
+    session: Session, lab_id: str, start: dt.datetime, end: dt.datetime, step: dt.timedelta
+) -> tuple[list[int], int, int]:
+    """(submissions per bucket from start to end, how many before, how many after): two queries."""
+    seconds = int(step.total_seconds())
+    first = int(start.timestamp()) // seconds
+    buckets = int((end - start) / step)
+    bucket = _bucket(session, seconds).label("bucket")
+    in_window = (Submission.lab_id == lab_id, Submission.submitted_at >= start, Submission.submitted_at < end)
+    counts = [0] * buckets
+    for number, count in _rows(session, select(bucket, func.count()).where(*in_window).group_by(bucket)):
+        index = int(number) - first
+        if 0 <= index < buckets:
+            counts[index] += int(count)
+    before, after = _rows(
+        session,
+        select(
+            func.count().filter(Submission.submitted_at < start), func.count().filter(Submission.submitted_at >= end)
+        ).where(Submission.lab_id == lab_id),
+    ).one()
+    return counts, int(before or 0), int(after or 0)
+
+
+def sections(session: Session) -> list[str]:
+    """The sections of active students, sorted."""
+    query = (
+        select(User.section)
+        .where(User.role == "student", User.active.is_(True), User.section.is_not(None), User.section != "")
+        .distinct()
+    )
+    return sorted(_rows(session, query).scalars(), key=str.casefold)
+
+
+def last_submission_times(session: Session, user_id: int) -> dict[str, dt.datetime | None]:
+    """When the student last submitted to each lab."""
+    query = (
+        select(Submission.lab_id, _fetched_time(session, func.max(Submission.submitted_at)))
+        .where(Submission.user_id == user_id)
+        .group_by(Submission.lab_id)
+    )
+    return {lab_id: _utc(at) for lab_id, at in _rows(session, query)}
+
+
+# --- changes -------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def set_lab_policy(session: Session, lab: Lab, wanted: dict[str, Any], actor: str) -> dict[str, tuple[Any, Any]]:
+    """Apply the changed settings with an AuditEvent and recompute the lab's scores; returns {field: (old, new)}.
+
+    The caller checks the values and commits. Mirrors ``lossgrader lab set``.
+    """
+    from grader.service.submissions import recompute_scores
+
+    changed = {key: value for key, value in wanted.items() if getattr(lab, key) != value}
+    if not changed:
+        return {}
+    old = {key: _iso(getattr(lab, key)) for key in changed}
+    for key, value in changed.items():
+        setattr(lab, key, value)
+    new = {key: _iso(value) for key, value in changed.items()}
+    session.add(AuditEvent(actor_label=actor[:200], action="lab_policy", lab_id=lab.id, old=old, new=new))
+    session.flush()
+    recompute_scores(session, lab.id)
+    return {key: (old[key], new[key]) for key in changed}
+
+
+def grant_extension(
+    session: Session, student: User, lab: Lab, until: dt.datetime, reason: str, actor: str, actor_id: int | None
+) -> dict[str, Any] | None:
+    """Give ``student`` until ``until`` for ``lab`` (replacing an earlier one); returns the old extension, if any.
+
+    Records an AuditEvent and recomputes the student's score; the caller commits.
+    Mirrors ``lossgrader extension grant``.
+    """
+    from grader.service.submissions import recompute_scores
+
+    existing = session.scalar(select(Extension).where(Extension.user_id == student.id, Extension.lab_id == lab.id))
+    old = None if existing is None else {"due_at": _iso(existing.due_at), "reason": existing.reason}
+    if existing is None:
+        session.add(Extension(user_id=student.id, lab_id=lab.id, due_at=until, reason=reason, granted_by_id=actor_id))
+    else:
+        existing.due_at, existing.reason, existing.granted_by_id = until, reason, actor_id
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            actor_label=actor[:200],
+            action="extension_grant",
+            lab_id=lab.id,
+            user_id=student.id,
+            old=old,
+            new={"due_at": _iso(until), "reason": reason},
+            note=reason,
+        )
+    )
+    session.flush()
+    recompute_scores(session, lab.id, user_id=student.id)
+    return old
+
+
+def revoke_extension(session: Session, extension: Extension, actor: str, actor_id: int | None) -> None:
+    """Remove an extension with an AuditEvent and recompute the student's score; the caller commits."""
+    from grader.service.submissions import recompute_scores
+
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            actor_label=actor[:200],
+            action="extension_revoke",
+            lab_id=extension.lab_id,
+            user_id=extension.user_id,
+            old={"due_at": _iso(extension.due_at), "reason": extension.reason},
+            new=None,
+        )
+    )
+    lab_id, user_id = extension.lab_id, extension.user_id
+    session.delete(extension)
+    session.flush()
+    recompute_scores(session, lab_id, user_id=user_id)
+
+
+def regrade_submission(services: Any, submission_id: int, actor: str) -> Any:
+    """Regrade one graded (or errored) submission now; a :class:`RegradeChange`, or None if it is not done yet.
+
+    The service regrades whole labs or students; this reuses its per-submission step.
+    """
+    from grader.grading.lab import find_lab
+    from grader.service.submissions import _regrade_one, _runner_for
+
+    with services.sessions() as session:
+        row = session.execute(
+            select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
+            .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
+            .add_columns(Submission.source, Submission.lab_id)
+            .join(User, User.id == Submission.user_id)
+            .where(Submission.id == submission_id)
+        ).one_or_none()
+    if row is None:
+        raise LookupError(f"no submission {submission_id}")
+    if row.status not in ("graded", "error"):
+        return None
+    return _regrade_one(services, find_lab(row.lab_id), row, _runner_for(services), actor)

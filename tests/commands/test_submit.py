@@ -1,0 +1,180 @@
+"""``lossgrader submit`` against the web app served by a real local HTTP server (in a thread)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.cli import main, run
+from grader.commands.submit import as_result, commands, read_config
+from grader.commands.submit import submit as submit_command
+from grader.db.models import User
+from grader.db.session import session_scope
+from grader.service.users import create_token
+from tests.web.conftest import FakeDispatcher, build_app, config, make_services, migrated_db  # noqa: F401
+
+IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
+CORRECT = IMPLEMENTATIONS / "correct_vectorised.py"
+WRONG = IMPLEMENTATIONS / "wrong_no_half.py"
+
+
+@pytest.fixture(autouse=True)
+def submit_registered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The command on ``lossgrader``; no real config file or environment settings are read."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LOSSGRADER_TOKEN", raising=False)
+    monkeypatch.delenv("LOSSGRADER_SERVER", raising=False)
+    added = "submit" not in main.commands
+    if added:
+        main.add_command(submit_command)
+    yield
+    if added:
+        main.commands.pop("submit", None)
+
+
+@pytest.fixture
+def server(config) -> Iterator[dict[str, Any]]:  # noqa: F811
+    """The app with in-process grading, on a free local port; ``{"url", "token", "services"}``."""
+    from werkzeug.serving import make_server
+
+    from grader.grading.runner import SubprocessRunner
+    from grader.service.users import create_user
+
+    services = make_services(config, runner_factory=SubprocessRunner)
+    services.start_background()
+    with session_scope(services.sessions) as session:
+        user = create_user(session, "alice", "student", password="correct horse battery staple")
+        token = create_token(session, session.get(User, user.id))
+    app = build_app(config, services)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{http.server_port}", "token": token, "services": services}
+    finally:
+        http.shutdown()
+        thread.join(10)
+        services.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
+    code = run([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_exposes_the_command():
+    assert commands == [submit_command]
+
+
+def test_correct_file_exits_0(server, capsys):
+    code, out, err = invoke(
+        capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", server["url"], "--token", server["token"]
+    )
+    assert code == 0, out + err
+    assert "all" in out and "fixtures passed" in out
+    assert "passed" in out
+
+
+def test_wrong_file_exits_1_with_feedback(server, capsys, monkeypatch):
+    monkeypatch.setenv("LOSSGRADER_TOKEN", server["token"])
+    monkeypatch.setenv("LOSSGRADER_SERVER", server["url"])
+    code, out, err = invoke(capsys, "submit", WRONG, "--lab", "lab01-mse")
+    assert code == 1, out + err
+    assert "FAILED" in out and "fixtures failed" in out
+
+
+def test_token_and_server_from_the_config_file(server, capsys, tmp_path):
+    folder = tmp_path / "xdg" / "lossgrader"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(f'server = "{server["url"]}"\ntoken = "{server["token"]}"\n')
+    assert read_config()["server"] == server["url"]
+    code, out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse")
+    assert code == 0, out + err
+
+
+def test_bad_token_exits_2_with_one_line(server, capsys):
+    code, _out, err = invoke(
+        capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", server["url"], "--token", "lg_wrong"
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "token" in err and "Traceback" not in err
+
+
+def test_refusal_exits_2_with_the_servers_reason(server, capsys):
+    code, _out, err = invoke(
+        capsys, "submit", CORRECT, "--lab", "lab99-none", "--server", server["url"], "--token", server["token"]
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "lab99-none" in err and "404" in err
+
+
+def test_unreachable_server_exits_2_with_one_line(capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", url, "--token", "lg_x")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "cannot reach the server" in err
+
+
+def test_missing_token_exits_2(capsys):
+    code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", "http://127.0.0.1:1")
+    assert code == 2 and "no API token" in err
+
+
+def test_missing_file_exits_2(capsys):
+    code, _out, err = invoke(capsys, "submit", "nope.py", "--lab", "lab01-mse", "--token", "lg_x")
+    assert code == 2 and "cannot read" in err
+
+
+def test_broken_config_file_exits_2(capsys, tmp_path):
+    folder = tmp_path / "xdg" / "lossgrader"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text("server = \n")
+    code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse")
+    assert code == 2 and "config.toml" in err
+
+
+def test_as_result_keeps_verdicts_and_hides_nothing_extra():
+    document = {
+        "lab": "lab01-mse",
+        "seed": 7,
+        "submission_error": None,
+        "tests": [
+            {
+                "name": "a",
+                "category": "c",
+                "visibility": "hidden",
+                "status": "failed",
+                "score": 0,
+                "max_score": 1,
+                "feedback": "f",
+            },
+            {
+                "name": "b",
+                "category": "c",
+                "visibility": "public",
+                "status": "passed",
+                "score": 1,
+                "max_score": 1,
+                "feedback": "passed",
+                "inputs": ["1"],
+            },
+        ],
+    }
+    result = as_result(document)
+    assert result.score == 1 and result.max_score == 2 and not result.all_passed
+    assert result.tests[0].feedback() == "f"

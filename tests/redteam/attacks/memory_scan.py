@@ -1,0 +1,97 @@
+"""Memory scraping: read the process's own memory for secrets and expected values.
+
+No ctypes, no /proc: NumPy raw pointers and a pipe (``write(2)`` fails with EFAULT on
+unmapped pages instead of crashing) read every page around the heap, arenas and array
+buffers. It looks for secret-looking strings and for the float64 bit patterns of
+values the test names by hash only (``(bits * A mod 2**64) >> 20``, so that no expected
+value is ever in this process because of the test): expected results, inputs only the
+shown fixtures have, inputs only the hidden ones have. Returns ``[expected hits,
+shown-input hits, hidden-input hits, pages read]``; prints what follows each
+secret-looking string.
+"""
+
+import gc
+import os
+
+import numpy as np
+from _prelude import raw, unhook  # inlined by the test
+
+PARAMS: dict = {}  # filled in by the test
+
+PATTERNS = (b"postgresql://", b"LOSSGRADER_", b"SECRET", b"sk-", b"tok-", b"answer-")
+PAGE = 4096
+_DONE = []
+
+
+def _pages(limit):
+    bases = set()
+    for obj in gc.get_objects():
+        bases.add(id(obj) & ~0xFFFFF)
+        for item in obj if type(obj) in (list, tuple) else ():
+            if type(item) is np.ndarray:
+                bases.add(item.__array_interface__["data"][0] & ~0xFFFFF)
+    pages = set()
+    for base in sorted(bases):
+        for offset in range(-(1 << 20), 2 << 20, PAGE):
+            if base + offset > 0:
+                pages.add(base + offset)
+        if len(pages) * PAGE > limit:
+            break
+    return sorted(pages)
+
+
+def _search(batch, multiplier, groups, hits, contexts):
+    data = b"".join(batch)
+    words = np.frombuffer(data, dtype=np.uint64)
+    hashed = (words * multiplier) >> np.uint64(20)
+    for index, targets in enumerate(groups):
+        if targets.size:
+            at = np.searchsorted(targets, hashed).clip(0, targets.size - 1)
+            hits[index] += int(np.count_nonzero(targets[at] == hashed))
+    for pattern in PATTERNS:
+        at = data.find(pattern)
+        while at >= 0 and len(contexts) < 200:
+            contexts.append(data[at : at + 120].decode("latin-1"))
+            at = data.find(pattern, at + 1)
+
+
+def _scan():
+    if _DONE:
+        return _DONE[0]
+    multiplier = np.uint64(PARAMS["A"])
+    groups = [np.unique(np.array(PARAMS[k], dtype=np.uint64)) for k in ("expected", "shown_inputs", "hidden_inputs")]
+    hits = [0, 0, 0]
+    contexts = []
+    r, w = os.pipe()
+    pages = 0
+    batch = []
+    for address in _pages(PARAMS["limit"]):
+        try:
+            written = os.write(w, raw(address, PAGE, "|u1"))
+        except OSError:  # EFAULT: not mapped
+            continue
+        data = os.read(r, written)
+        if written == PAGE:
+            pages += 1
+            batch.append(data)
+        if len(batch) == 256:
+            _search(batch, multiplier, groups, hits, contexts)
+            batch = []
+    if batch:
+        _search(batch, multiplier, groups, hits, contexts)
+    os.close(r)
+    os.close(w)
+    print("CONTEXTS", contexts)
+    _DONE.append([*hits, pages])
+    return _DONE[0]
+
+
+def softmax(a):
+    return [float(x) for x in _scan()]
+
+
+def softmax_cross_entropy(a, t):
+    return [float(x) for x in _scan()]
+
+
+assert raw and unhook  # the prelude is shared; only raw is used here

@@ -1,0 +1,443 @@
+"""Helpers for the red-team suite: hostile sources, evidence, and the state of the host.
+
+Every attack is graded through one shared :class:`~grader.sandbox.SandboxRunner`; after
+each one, :func:`aftermath` checks that nothing of it is left (processes, files,
+sockets, descriptors, patched modules) and that the next, honest submission graded by
+the same pool still gets every point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.grading.engine import grade
+from grader.grading.lab import Lab, find_lab, with_limits
+from grader.grading.result import Result
+from grader.grading.runner import Call, RunLimits, RunReport
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ATTACKS = Path(__file__).resolve().parent / "attacks"
+CORRECT = PROJECT_ROOT / "tests" / "implementations" / "lab03-softmax-ce" / "correct_logsumexp.py"
+LAB_ID = "lab03-softmax-ce"
+NUMPY_DIR = Path(np.__file__).resolve().parent
+SITE_PACKAGES = NUMPY_DIR.parent
+
+#: Small limits keep the suite fast; the lab's own are 5 s, 2 s and 512 MiB. The wall
+#: clock is well above the CPU limit so that, on a loaded machine, a CPU-bound attack
+#: still meets the CPU limit first (tests of the wall clock set their own, shorter one).
+LIMITS = RunLimits(wall_seconds=5, cpu_seconds=1, memory_mib=256, output_bytes=32768)
+
+_PARAMS_LINE = "PARAMS: dict = {}  # filled in by the test"
+_PRELUDE_LINE = "from _prelude import raw, unhook  # inlined by the test"
+
+
+class AftermathError(Exception):
+    """Something of an attack outlived it, or the pool no longer grades correctly.
+
+    Not an AssertionError on purpose: tests of known holes are ``xfail(raises=
+    AssertionError)``, and a broken aftermath must fail them for real.
+    """
+
+
+def small_lab(**changes: Any) -> Lab:
+    """Lab03 with the suite's small limits (and any other changes)."""
+    limits = {**LIMITS.to_dict(), **changes}
+    return with_limits(find_lab(LAB_ID), **limits)
+
+
+def attack_source(name: str, **params: Any) -> str:
+    """The source of ``attacks/<name>.py`` with its parameters and prelude inlined."""
+    text = (ATTACKS / f"{name}.py").read_text()
+    if _PRELUDE_LINE in text:
+        prelude = (ATTACKS / "_prelude.py").read_text()
+        text = text.replace(_PRELUDE_LINE, prelude)
+    if _PARAMS_LINE in text:  # attacks without the line take no parameters
+        text = text.replace(_PARAMS_LINE, f"PARAMS: dict = {params!r}")
+    return text
+
+
+def attack_names() -> list[str]:
+    """Every attack file (the prelude is not one)."""
+    return sorted(p.stem for p in ATTACKS.glob("*.py") if not p.stem.startswith("_"))
+
+
+def attack_docstring(name: str) -> str:
+    """The first line of an attack's docstring: the attack it makes."""
+    import ast
+
+    doc = ast.get_docstring(ast.parse((ATTACKS / f"{name}.py").read_text())) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+# ---------------------------------------------------------------------------------
+# Running and looking at what came back
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """One run as the engine made it."""
+
+    calls: list[Call]
+    report: RunReport
+
+
+class RecordingRunner:
+    """Delegates to the shared pool and keeps every report, for evidence."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.runs: list[Recorded] = []
+        self._lock = threading.Lock()
+
+    def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
+        report = self.inner.run(source, functions, calls, limits)
+        with self._lock:
+            self.runs.append(Recorded(list(calls), report))
+        return report
+
+
+@dataclass
+class Graded:
+    """A graded attack: the result and the runs behind it."""
+
+    result: Result
+    runs: list[Recorded] = field(default_factory=list)
+
+    @property
+    def shown(self) -> Recorded:
+        return self.runs[0]
+
+    @property
+    def hidden(self) -> Recorded:
+        return self.runs[-1]
+
+    def evidence(self) -> str:
+        """Everything anyone could read: the result in every view, every report's texts,
+        and returned values decoded as text when they look like character codes."""
+        parts = [
+            json.dumps(self.result.to_dict(), default=str),
+            json.dumps(self.result.student_view(), default=str),
+            json.dumps(self.result.to_gradescope(), default=str),
+            self.from_child(),
+        ]
+        return "\n".join(parts)
+
+    def from_child(self) -> str:
+        """Everything the child sent back: output, errors, type names, values as text.
+
+        (The grader's own result legitimately holds hidden descriptions and expected
+        values for instructors; file contents must not come from the child.)"""
+        parts = []
+        for run in self.runs:
+            report = run.report
+            parts += [report.output, str(report.load_error), str(report.termination)]
+            for outcome in report.outcomes:
+                parts += [str(outcome.error), str(outcome.type_name)]
+                parts.append(decode_text(outcome.value))
+        return "\n".join(parts)
+
+    def student_text(self) -> str:
+        """What a student may see (their web page and Gradescope)."""
+        gradescope = self.result.to_gradescope()
+        gradescope.pop("extra_data")  # our own fields, not shown to students
+        return json.dumps({"view": self.result.student_view(), "gradescope": gradescope}, default=str)
+
+
+def decode_text(value: np.ndarray | None) -> str:
+    """Return values an attack made of byte values, read back as text."""
+    if value is None or value.size == 0 or value.ndim != 1:
+        return ""
+    if not np.all(np.isfinite(value)) or np.any(value < 0) or np.any(value > 255) or np.any(value != np.round(value)):
+        return ""
+    return bytes(value.astype(np.uint8)).decode("latin-1")
+
+
+def grade_attack(pool: Any, source: str, lab: Lab | None = None, seed: int = 7) -> Graded:
+    """Grade one submission through the shared pool, keeping the runs."""
+    recorder = RecordingRunner(pool)
+    result = grade(source, lab or small_lab(), seed, runner=recorder)
+    return Graded(result, recorder.runs)
+
+
+def assert_all_failed(
+    graded: Graded, reason: str, visibilities: Iterable[str] = ("public", "hidden", "randomised")
+) -> None:
+    """Every fixture of these visibilities scored 0, and its full message names ``reason``."""
+    assert graded.result.status == "graded", graded.result.error
+    for test in graded.result.tests:
+        if test.visibility not in visibilities:
+            continue
+        assert test.score == 0, f"{test.name} scored {test.score}: {test.message}"
+        assert not test.passed
+        assert reason in test.message, f"{test.name}: {test.message!r} does not say {reason!r}"
+
+
+def assert_killed(graded: Graded, reason: str) -> None:
+    """The run was stopped: the fixture it was on says ``reason on fixture X``, later
+    ones ``not run: reason``; every fixture scores 0."""
+    assert graded.result.status == "graded", graded.result.error
+    assert all(t.score == 0 for t in graded.result.tests), [t.name for t in graded.result.tests if t.score]
+    for group in (("public", "randomised"), ("hidden",)):
+        tests = [t for t in graded.result.tests if t.visibility in group]
+        first = tests[0]
+        assert first.message == f"{reason} on fixture {first.name}", first.message
+        assert first.stage == "not_run"
+        for later in tests[1:]:
+            assert later.message == f"not run: {reason}", later.message
+
+
+# ---------------------------------------------------------------------------------
+# The host, seen from outside
+# ---------------------------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def pids() -> list[int]:
+    return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+
+
+def processes_with_uids(uids: range) -> list[int]:
+    found = []
+    for pid in pids():
+        uid = proc_status(pid).get("Uid", "").split()
+        if uid and int(uid[0]) in uids:
+            found.append(pid)
+    return found
+
+
+def children_of(pid: int) -> set[int]:
+    return {p for p in pids() if proc_status(p).get("PPid") == str(pid)}
+
+
+def open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+_NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6")
+
+
+def inet_sockets(uids: range | None = None, pid: int | None = None) -> list[str]:
+    """Inet sockets of this network namespace (or of ``pid``'s), optionally only those
+    owned by ``uids``: ``"tcp 0100007F:1538 uid 60001"``."""
+    found = []
+    base = f"/proc/{pid}/net" if pid else "/proc/net"
+    for table in _NET_TABLES:
+        try:
+            lines = Path(base, table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 8:
+                continue
+            uid = int(fields[7])
+            if uids is None or uid in uids:
+                found.append(f"{table} {fields[1]}->{fields[2]} uid {uid}")
+    return found
+
+
+def connections_to(ports: Iterable[int], uids: range) -> list[str]:
+    """Sockets owned by the sandbox uids to these remote ports, in the host's namespace."""
+    wanted = {f"{p:04X}" for p in ports}
+    return [s for s in inet_sockets(uids) if s.split("->")[1].split()[0].rsplit(":", 1)[-1] in wanted]
+
+
+def files_owned_by(uids: range, roots: Iterable[str] = ("/tmp", "/var/tmp", "/dev/shm")) -> list[str]:
+    """Files and folders in ``roots`` (two levels deep) owned by the sandbox uids."""
+    found = []
+    for root in roots:
+        stack = [(root, 0)]
+        while stack:
+            path, depth = stack.pop()
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid in uids or info.st_gid in uids:
+                        found.append(entry.path)
+                    if depth < 1 and entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, depth + 1))
+    return found
+
+
+def paths_named(marker: str) -> list[str]:
+    """Anything whose name holds ``marker`` where an attack might have left it."""
+    roots = ["/tmp", "/var/tmp", "/dev/shm", str(PROJECT_ROOT), str(PROJECT_ROOT / "grader"), str(SITE_PACKAGES)]
+    roots += [str(NUMPY_DIR), str(PROJECT_ROOT / "labs" / LAB_ID), str(PROJECT_ROOT / "reference"), "/"]
+    found = []
+    for root in roots:
+        with contextlib.suppress(OSError):
+            found += [os.path.join(root, name) for name in os.listdir(root) if marker in name]
+    return found
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+#: Files an attack tries to change; none may change, none may ever hold the marker.
+PROTECTED = [
+    NUMPY_DIR / "__init__.py",
+    NUMPY_DIR / "_core" / "__init__.py",
+    PROJECT_ROOT / "reference" / "losses.py",
+    PROJECT_ROOT / "labs" / LAB_ID / "fixtures" / "hidden.toml",
+    PROJECT_ROOT / "grader" / "grading" / "harness.py",
+]
+
+
+# ---------------------------------------------------------------------------------
+# After an attack
+# ---------------------------------------------------------------------------------
+
+#: Run in the sandbox after attacks: whatever a previous submission did, this one
+#: starts from the clean state (patched modules, files in /tmp, import machinery).
+INVARIANTS_PROBE = """
+import builtins, os, sys
+import numpy as np
+from grader.grading import harness, wire
+
+def check():
+    problems = []
+    if os.listdir("/tmp"):
+        problems.append("tmp")
+    if type(np.exp) is not np.ufunc or np.exp.__name__ != "exp" or abs(float(np.exp(1.0)) - 2.718281828459045) > 1e-15:
+        problems.append("np.exp")
+    if np.sum.__module__ != "numpy" or float(np.sum([1.0, 2.0])) != 3.0 or float(np.max([1.0, 5.0])) != 5.0:
+        problems.append("np.sum/max")
+    if float(np.mean(np.arange(5.0))) != 2.0 or float(np.log(np.e)) != 1.0:
+        problems.append("np.mean/log")
+    for name in ("len", "float", "isinstance", "sum", "abs", "print", "open", "__import__", "__build_class__"):
+        if type(getattr(builtins, name)).__name__ not in ("builtin_function_or_method", "type"):
+            problems.append("builtins." + name)
+    if len([1, 2, 3]) != 3 or 2 + 2 != 4 or float("1.5") != 1.5:
+        problems.append("arithmetic")
+    if harness.to_plain.__module__ != "grader.grading.harness" or harness.SUBMISSION_FILENAME != "submission.py":
+        problems.append("harness")
+    if wire.MAX_FRAME_BYTES != 16 * 1024 * 1024 or wire.json_frame.__module__ != "grader.grading.wire":
+        problems.append("wire")
+    if sys.path[-1] != "/sandbox/site" or len(sys.meta_path) != 3 or sys.excepthook is not sys.__excepthook__:
+        problems.append("import machinery")
+    if [m for m in sys.modules if "redteam" in m or m.startswith("evil")]:
+        problems.append("modules")
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        problems.append("trace")
+    print("problems:", problems)
+    return float(len(problems))
+"""
+
+
+@dataclass
+class Baseline:
+    """The grader's state before an attack."""
+
+    zygote: int | None
+    children: set[int]
+    fds: set[int]
+    digests: dict[Path, str]
+
+
+def baseline(pool: Any) -> Baseline:
+    pool.settle()
+    return Baseline(
+        zygote=pool.zygote_pid,
+        children=children_of(os.getpid()),
+        fds=open_fds(),
+        digests={p: sha256(p) for p in PROTECTED},
+    )
+
+
+def aftermath(pool: Any, before: Baseline, marker: str, *, check_fds: bool = True) -> None:
+    """Nothing of the attack remains, and the next submission gets its full score.
+
+    Raises :class:`AftermathError` (see there) on any problem.
+    """
+
+    def fail(message: str) -> None:
+        raise AftermathError(message)
+
+    pool.settle()
+    # Processes: only the spares remain (an init and a waiting student each); the
+    # fork server is the one from before; this process has no new children.
+    if not wait_until(lambda: len(processes_with_uids(pool.uids)) <= 2 * pool.spares):
+        fail(f"processes left behind: {processes_with_uids(pool.uids)}")
+    busy = [p for p in processes_with_uids(pool.uids) if not proc_status(p).get("State", "S").startswith("S")]
+    if busy and not wait_until(
+        lambda: all(proc_status(p).get("State", "S").startswith("S") for p in processes_with_uids(pool.uids)), 2.0
+    ):
+        fail(f"sandbox processes still running: {busy}")
+    if pool.zygote_pid != before.zygote:
+        fail(f"the fork server changed: {before.zygote} -> {pool.zygote_pid}")
+    extra = children_of(os.getpid()) - before.children
+    if extra:
+        fail(f"new children of the grader: {sorted(extra)}")
+    # Descriptors of the grader.
+    if check_fds and open_fds() - before.fds:
+        fail(f"the grader leaked descriptors: {sorted(open_fds() - before.fds)}")
+    # Files.
+    owned = files_owned_by(pool.uids)
+    if owned:
+        fail(f"files owned by sandbox uids: {owned}")
+    named = paths_named(marker)
+    if named:
+        fail(f"files named after the attack's marker: {named}")
+    for path, digest in before.digests.items():
+        if sha256(path) != digest:
+            fail(f"{path} changed")
+        if marker.encode() in path.read_bytes():
+            fail(f"{path} holds the marker")
+    # Sockets: none owned by a sandbox uid here, none inside any sandbox namespace.
+    mine = inet_sockets(pool.uids)
+    if mine:
+        fail(f"sockets owned by sandbox uids: {mine}")
+    for pid in processes_with_uids(pool.uids):
+        theirs = inet_sockets(pid=pid)
+        if theirs:
+            fail(f"sockets inside sandbox process {pid}: {theirs}")
+    # A fresh child starts clean.
+    probe = pool.run(INVARIANTS_PROBE, ["check"], [Call("invariants", "check", ())], LIMITS)
+    outcome = probe.outcomes[0]
+    if outcome.status != "ok":
+        fail(f"the invariants probe did not run: {outcome.status} {outcome.error} {probe.termination}")
+    if float(outcome.value) != 0.0:
+        fail(f"a later submission sees a changed sandbox: {probe.output.strip()}")
+    # The next honest submission gets every point.
+    honest = grade(CORRECT.read_bytes(), find_lab(LAB_ID), 11, runner=pool)
+    if honest.status != "graded" or honest.score != honest.max_score:
+        failed = [(t.name, t.message) for t in honest.tests if not t.passed]
+        fail(f"the next submission got {honest.score}/{honest.max_score}: {honest.error or failed[:3]}")
+
+
+def mentions_any(text: str, needles: Iterable[str]) -> list[str]:
+    """The needles found in ``text``."""
+    return [n for n in needles if n and n in text]

@@ -1,0 +1,49 @@
+"""Fixtures for the sandbox tests: they need Linux, root and pyseccomp, and run here.
+
+Each runner here gets its own block of uids (UID_BASE + 64 k), distinct between
+pytest processes too, so that the per-uid checks (leftover processes) see only it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from grader.grading.runner import RunLimits
+
+SANDBOX_OK = (
+    sys.platform == "linux"
+    and hasattr(os, "geteuid")
+    and os.geteuid() == 0
+    and bool(importlib.util.find_spec("pyseccomp"))
+)
+requires_sandbox = pytest.mark.skipif(
+    not SANDBOX_OK, reason="the sandbox needs Linux, root (namespaces, mounts, uid switching) and pyseccomp"
+)
+
+#: This test session's uids: UID_BASE .. UID_BASE + 511, in blocks of 64 per runner.
+UID_BASE = 100_000 + (os.getpid() % 4096) * 512
+
+LIMITS = RunLimits(wall_seconds=10, cpu_seconds=5, memory_mib=256, output_bytes=4000)
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator:
+    """A shared runner with the friendly audit hook, three slots."""
+    from grader.sandbox import SandboxRunner
+
+    with SandboxRunner(slots=3, uid_base=UID_BASE) as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def bare_runner() -> Iterator:
+    """A runner without the audit hook: code meets the real walls directly."""
+    from grader.sandbox import SandboxRunner
+
+    with SandboxRunner(slots=2, uid_base=UID_BASE + 64, audit_hook=False) as bare:
+        yield bare

@@ -1,0 +1,168 @@
+"""The pool: concurrency, thread safety, fork-server restarts, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from grader.grading.runner import Call, RunLimits
+from tests.sandbox.conftest import LIMITS, UID_BASE, requires_sandbox
+
+pytestmark = requires_sandbox
+
+SLEEPY = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def processes_with_uids(uids: range) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            uid = proc_status(int(entry)).get("Uid", "").split()
+            if uid and int(uid[0]) in uids:
+                found.append(int(entry))
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and proc_status(int(e)).get("PPid") == str(pid)]
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.fixture()
+def fresh():  # type: ignore[no-untyped-def]
+    from grader.sandbox import SandboxRunner
+
+    with SandboxRunner(slots=3, uid_base=UID_BASE + 192) as runner:
+        yield runner
+
+
+def test_a_fast_submission_is_not_held_up_by_slow_ones(fresh) -> None:
+    limits = RunLimits(wall_seconds=10, cpu_seconds=5)
+    fresh.start()
+    finished: dict[str, float] = {}
+    started = time.monotonic()
+
+    def go(name: str, seconds: float) -> None:
+        report = fresh.run(SLEEPY, ["f"], [Call(name, "f", (seconds,))], limits)
+        assert report.outcomes[0].status == "ok"
+        finished[name] = time.monotonic() - started
+
+    threads = [threading.Thread(target=go, args=(n, s)) for n, s in (("slow1", 2.5), ("slow2", 2.5), ("fast", 0.0))]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # the slow ones take their slots first
+    for thread in threads:
+        thread.join()
+    assert finished["fast"] < 1.5 < 2.5 <= finished["slow1"]
+
+
+def test_many_threads_get_their_own_results(runner) -> None:
+    source = "import numpy as np\ndef f(a):\n    return np.asarray(a) * 2\n"
+
+    def one(k: int) -> None:
+        report = runner.run(source, ["f"], [Call(f"c{k}", "f", (np.full(3, float(k)),))], LIMITS)
+        np.testing.assert_array_equal(report.outcomes[0].value, np.full(3, 2.0 * k))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(one, range(18)))
+
+
+def test_the_fork_server_is_restarted_after_being_killed(fresh) -> None:
+    fresh.start()
+    first = fresh.zygote_pid
+    os.kill(first, signal.SIGKILL)
+    assert wait_until(lambda: proc_status(first).get("State", "Z").startswith(("Z", "X")) or not proc_status(first))
+    report = fresh.run(SLEEPY, ["f"], [Call("after", "f", (0.0,))], LIMITS)
+    assert report.outcomes[0].status == "ok"
+    assert fresh.zygote_pid not in (None, first)
+
+
+def test_a_run_survives_the_fork_server_dying_under_it(fresh) -> None:
+    fresh.start()
+    first = fresh.zygote_pid
+    result: dict = {}
+    thread = threading.Thread(
+        target=lambda: result.update(report=fresh.run(SLEEPY, ["f"], [Call("nap", "f", (0.5,))], LIMITS))
+    )
+    thread.start()
+    time.sleep(0.2)
+    os.kill(first, signal.SIGKILL)
+    thread.join(15)
+    assert result["report"].outcomes[0].status == "ok"  # retried on a fresh server
+    assert fresh.zygote_pid != first
+
+
+def test_nothing_is_left_behind(fresh) -> None:
+    before = set(children_of(os.getpid()))
+    limits = RunLimits(wall_seconds=0.5, cpu_seconds=5)
+    for source in (SLEEPY, "def f(s):\n    while True:\n        pass\n"):
+        fresh.run(source, ["f"], [Call("x", "f", (60,))], limits)  # both killed by the wall clock
+    for _ in range(5):
+        fresh.run(SLEEPY, ["f"], [Call("y", "f", (0,))], limits)
+    zygote = fresh.zygote_pid
+    fresh.settle()
+    # Only the spares remain: an init and a waiting student each, none of them busy.
+    assert wait_until(lambda: len(processes_with_uids(fresh.uids)) <= 2 * fresh.spares)
+    assert all(proc_status(p).get("State", "S").startswith("S") for p in processes_with_uids(fresh.uids))
+    assert set(children_of(os.getpid())) - before == {zygote}
+    fresh.close()
+    assert set(children_of(os.getpid())) - before == set()
+    assert not proc_status(zygote)
+    assert wait_until(lambda: processes_with_uids(fresh.uids) == [])
+
+
+def test_a_closed_runner_refuses_to_run(fresh) -> None:
+    fresh.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        fresh.run(SLEEPY, ["f"], [Call("x", "f", (0,))], LIMITS)
+
+
+def test_runners_claim_disjoint_uid_blocks() -> None:
+    from grader.sandbox import SandboxRunner
+
+    with SandboxRunner(slots=1) as first, SandboxRunner(slots=1) as second:
+        first.start()
+        second.start()
+        assert set(first.uids).isdisjoint(second.uids)
+        assert first.uids[0] >= 60000 and first.uids[-1] < 65534
+
+
+@pytest.mark.parametrize("options", [{"spares": 0}, {"prefault": False}], ids=["no-spares", "no-prefault"])
+def test_without_spares_or_prefaulting_runs_are_the_same(options) -> None:  # type: ignore[no-untyped-def]
+    from grader.sandbox import SandboxRunner
+
+    source = "import os\ndef f(a):\n    print('tail without newline', end='')\n    return [os.getpid(), a * 2]\n"
+    with SandboxRunner(slots=2, uid_base=UID_BASE + 256, **options) as runner:
+        for k in range(3):
+            report = runner.run(source, ["f"], [Call("c", "f", (float(k),))], LIMITS)
+            assert report.outcomes[0].value.tolist() == [2.0, 2.0 * k]
+            assert report.output == "tail without newline"
+
+
+def test_output_without_a_final_newline_survives_the_early_finish(runner) -> None:
+    source = "import sys\ndef f():\n    sys.stdout.write('a' * 100)\n    sys.stderr.write('b')\n    return 1.0\n"
+    for _ in range(5):
+        report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
+        assert sorted(report.output) == sorted("a" * 100 + "b")

@@ -1,0 +1,579 @@
+"""The ``lossgrader`` command line, as students and instructors use it.
+
+Most tests run the CLI in-process through :func:`grader.cli.run` (the exit code is
+returned, output captured by ``capsys``); a few run the installed console script in a
+real subprocess to prove that no traceback ever reaches the user. Every grading
+spawns interpreters (~0.4 s per file), so the expensive results are shared per module
+and the quick paths (files refused before running) are used where they suffice.
+
+Golden files (``tests/golden/``) hold ``grade --json --seed 5`` output with volatile
+fields removed; regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from grader import cli
+from grader.cli import run
+from grader.grading.compare import fmt
+from grader.grading.lab import find_lab
+from grader.grading.result import fmt_points
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLEMENTATIONS = ROOT / "tests" / "implementations"
+BAD = IMPLEMENTATIONS / "bad_files"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+LABS = ("lab01-mse", "lab02-cross-entropy", "lab03-softmax-ce")
+CORRECT = {
+    "lab01-mse": "correct_vectorised.py",
+    "lab02-cross-entropy": "correct_loops.py",
+    "lab03-softmax-ce": "correct_logsumexp.py",
+}
+GRADESCOPE_TEST_KEYS = {"name", "score", "max_score", "status", "visibility", "output", "tags"}
+VOLATILE_TOP = ("execution_time",)
+VOLATILE_EXTRA = ("runner", "file")
+VOLATILE_TEST = ("elapsed",)
+
+
+class Outcome(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def impl(lab: str, name: str) -> Path:
+    return IMPLEMENTATIONS / lab / name
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *args: Any) -> Outcome:
+    """Run the CLI in-process; exit code and captured output."""
+    code = run([str(a) for a in args])
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err)
+
+
+def invoke_uncaptured(*args: Any) -> Outcome:
+    """Like :func:`invoke`, without ``capsys`` (for module-scoped fixtures)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run([str(a) for a in args])
+    return Outcome(code, out.getvalue(), err.getvalue())
+
+
+def grade_json(lab: str, *paths: Path, seed: int = 5) -> tuple[int, Any]:
+    code, out, _ = invoke_uncaptured("grade", *paths, "--lab", lab, "--json", "--seed", seed)
+    return code, json.loads(out)
+
+
+def normalise(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``grade --json`` document without timings, runner and file paths.
+
+    Floats are rounded to 10 significant digits, so a last-bit difference in a large
+    sum on another machine does not break the golden files; inf and nan become the
+    strings "inf" and "nan" (golden files stay strict JSON, and nan compares equal).
+    """
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.10g}") if math.isfinite(value) else str(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    doc = json.loads(json.dumps(doc))
+    for key in VOLATILE_TOP:
+        doc.pop(key, None)
+    for key in VOLATILE_EXTRA:
+        doc["extra_data"].pop(key, None)
+    for test in doc["extra_data"]["tests"]:
+        for key in VOLATILE_TEST:
+            test.pop(key, None)
+    return clean(doc)
+
+
+def hidden_leaks(output: str, detail: dict[str, Any]) -> list[str]:
+    """Fragments of a hidden fixture's inputs, values or error text found in ``output``."""
+    leaks = [text for text in detail["inputs"] or [] if len(text) >= 6 and text in output]
+    for key in ("expected", "got"):
+        value = detail[key]
+        if isinstance(value, (int, float)) and len(fmt(value)) >= 4 and fmt(value) in output:
+            leaks.append(f"{key} {fmt(value)}")
+    leaks.extend(m.group() for m in re.finditer(r"\b(?:expected|got) (?:-?\d|\[|nan|inf)", output))
+    if detail["stage"] == "raised" and ":" in detail["message"]:
+        error_text = detail["message"].split(":", 1)[1].rsplit(" (line", 1)[0].strip(" .")
+        if len(error_text) >= 6 and error_text in output:
+            leaks.append(error_text)
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch):
+    """A wide console (no wrapping inside messages) and no debug or lab overrides."""
+    monkeypatch.setenv("COLUMNS", "500")
+    monkeypatch.delenv("LOSSGRADER_DEBUG", raising=False)
+    monkeypatch.delenv("LOSSGRADER_LABS", raising=False)
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(scope="module")
+def wrong_mean():
+    """``grade --json --seed 5`` of lab01's wrong_mean.py: (exit code, document)."""
+    return grade_json("lab01-mse", impl("lab01-mse", "wrong_mean.py"))
+
+
+@pytest.fixture(scope="module")
+def textbook_softmax():
+    """``grade --json --seed 5`` of lab03's correct_textbook.py: (exit code, document)."""
+    return grade_json("lab03-softmax-ce", impl("lab03-softmax-ce", "correct_textbook.py"))
+
+
+@pytest.fixture(scope="module")
+def onehot_only():
+    """lab02's wrong_onehot_only.py: hidden fixtures fail by raising (shapes in the error)."""
+    return grade_json("lab02-cross-entropy", impl("lab02-cross-entropy", "wrong_onehot_only.py"))
+
+
+# --- check ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_check_correct_implementation_exits_0_with_full_score(capsys, lab):
+    shown = find_lab(lab).fixtures_by("public", "randomised")
+    points = fmt_points(sum(f.points for f in shown))
+    result = invoke(capsys, "check", impl(lab, CORRECT[lab]), "--lab", lab)
+    assert result.code == 0
+    assert f"Score {points}/{points}" in result.out
+    assert "hidden fixtures" in result.out
+
+
+def test_check_wrong_implementation_exits_1_naming_failing_fixtures(capsys):
+    result = invoke(capsys, "check", impl("lab01-mse", "wrong_mean.py"), "--lab", "lab01-mse")
+    assert result.code == 1
+    for name in ("small-vector", "two-by-two-batch", "nested-lists", "random-batch"):
+        assert name in result.out
+    assert "FAILED" in result.out
+
+
+def test_check_refused_file_exits_1_with_the_problem(capsys):
+    result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
+    assert result.code == 1
+    assert "the file is empty." in result.out
+
+
+def test_check_json_lists_tests_but_no_hidden_fixtures(capsys):
+    lab = find_lab("lab02-cross-entropy")
+    hidden = {f.name for f in lab.fixtures_by("hidden")}
+    result = invoke(capsys, "check", impl(lab.id, CORRECT[lab.id]), "--lab", lab.id, "--json")
+    doc = json.loads(result.out)
+    assert doc["tests"]
+    assert {t["visibility"] for t in doc["tests"]} <= {"public", "randomised"}
+    assert not hidden & {t["name"] for t in doc["tests"]}
+    assert doc["hidden_fixtures_on_server"] == len(hidden) > 0
+
+
+def test_check_same_seed_gives_identical_json(capsys):
+    args = ("check", impl("lab01-mse", "wrong_mean.py"), "--lab", "lab01-mse", "--json")
+    first = json.loads(invoke(capsys, *args, "--seed", 11).out)
+    second = json.loads(invoke(capsys, *args, "--seed", 11).out)
+    assert first["seed"] == second["seed"] == 11
+    assert first["score"] == second["score"]
+    assert [t["seed"] for t in first["tests"]] == [t["seed"] for t in second["tests"]]
+    assert first == second
+
+
+# --- grade ---------------------------------------------------------------------------
+
+
+def test_grade_json_is_one_gradescope_object(wrong_mean):
+    _, doc = wrong_mean
+    assert isinstance(doc, dict)
+    assert {"score", "max_score", "execution_time", "output", "tests"} <= doc.keys()
+    assert isinstance(doc["output"], str)
+
+
+def test_grade_json_tests_have_gradescope_fields(wrong_mean):
+    _, doc = wrong_mean
+    assert len(doc["tests"]) == len(find_lab("lab01-mse").fixtures)
+    for test in doc["tests"]:
+        assert set(test) == GRADESCOPE_TEST_KEYS
+        assert test["status"] in ("passed", "failed")
+        assert isinstance(test["tags"], list)
+
+
+def test_grade_json_extra_data_has_lab_version_and_seed(wrong_mean):
+    _, doc = wrong_mean
+    assert doc["extra_data"]["lab_version"] == find_lab("lab01-mse").version
+    assert doc["extra_data"]["seed"] == 5
+
+
+def test_grade_json_score_is_the_sum_of_test_scores(wrong_mean):
+    _, doc = wrong_mean
+    assert doc["score"] == sum(t["score"] for t in doc["tests"])
+    assert doc["max_score"] == sum(t["max_score"] for t in doc["tests"])
+
+
+def test_grade_wrong_file_exits_0_with_a_partial_score(wrong_mean):
+    code, doc = wrong_mean
+    assert code == 0
+    assert doc["score"] < doc["max_score"]
+
+
+@pytest.mark.parametrize("graded", ["wrong_mean", "textbook_softmax", "onehot_only"])
+def test_grade_hidden_output_never_shows_inputs_or_expected(request, graded):
+    _, doc = request.getfixturevalue(graded)
+    details = doc["extra_data"]["tests"]
+    hidden = [(t, d) for t, d in zip(doc["tests"], details, strict=True) if d["visibility"] == "hidden"]
+    assert any(d["status"] == "failed" for _, d in hidden)
+    for test, detail in hidden:
+        assert "hidden" in test["tags"]
+        assert hidden_leaks(test["output"], detail) == [], detail["name"]
+
+
+def test_leak_check_flags_the_instructor_messages(onehot_only):
+    _, doc = onehot_only
+    failed = [d for d in doc["extra_data"]["tests"] if d["visibility"] == "hidden" and not d["passed"]]
+    assert failed
+    assert all(hidden_leaks(d["message"], d) for d in failed)
+
+
+def reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def test_grade_json_is_strict_json_when_a_result_is_not_finite(capsys):
+    lab = "lab02-cross-entropy"
+    result = invoke(capsys, "grade", impl(lab, "wrong_no_delta.py"), "--lab", lab, "--json")
+    assert result.code == 0
+    json.loads(result.out, parse_constant=reject_constant)
+
+
+def test_grade_public_output_does_show_expected_values(wrong_mean):
+    _, doc = wrong_mean
+    details = doc["extra_data"]["tests"]
+    public = [t for t, d in zip(doc["tests"], details, strict=True) if d["name"] == "small-vector"]
+    assert "expected 2, got 1.333333333" in public[0]["output"]
+
+
+def test_grade_with_the_same_seed_is_reproducible(wrong_mean):
+    _, first = wrong_mean
+    _, again = grade_json("lab01-mse", impl("lab01-mse", "wrong_mean.py"))
+    assert normalise(again) == normalise(first)
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "problem"),
+    [
+        ("empty.py", "empty.py", "the file is empty."),
+        ("syntax_error.py", "syntax_error.py", "syntax error on line 4"),
+        ("binary.bin", "binary.py", "not a Python source file"),
+        ("huge.py", "huge.py", "the limit is 256 KB"),
+    ],
+)
+def test_grade_refused_file_exits_0_with_score_0(capsys, tmp_path, source, name, problem):
+    path = tmp_path / name
+    shutil.copyfile(BAD / source, path)
+    result = invoke(capsys, "grade", path, "--lab", "lab01-mse", "--json")
+    doc = json.loads(result.out)
+    assert result.code == 0
+    assert doc["score"] == 0
+    assert problem in doc["extra_data"]["submission_error"]
+
+
+@pytest.mark.slow
+def test_grade_infinite_loop_ends_with_a_time_limit(capsys):
+    result = invoke(capsys, "grade", BAD / "infinite_loop.py", "--lab", "lab01-mse", "--json")
+    doc = json.loads(result.out)
+    assert result.code == 0
+    assert doc["score"] == 0
+    assert "time limit" in doc["extra_data"]["termination"]
+    assert "time limit" in doc["tests"][0]["output"]
+
+
+def test_grade_several_files_gives_an_array_in_argument_order(capsys):
+    files = [BAD / "syntax_error.py", BAD / "empty.py", BAD / "huge.py"]
+    result = invoke(capsys, "grade", *files, "--lab", "lab01-mse", "--json")
+    docs = json.loads(result.out)
+    assert result.code == 0
+    assert [d["extra_data"]["file"] for d in docs] == [str(f) for f in files]
+    assert "line 4" in docs[0]["extra_data"]["submission_error"]
+    assert "empty" in docs[1]["extra_data"]["submission_error"]
+
+
+def test_grade_folder_expands_to_its_sorted_py_files(capsys, tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copyfile(BAD / "empty.py", folder / "b.py")
+    shutil.copyfile(BAD / "syntax_error.py", folder / "a.py")
+    (folder / "notes.txt").write_text("not a submission\n")
+    first = tmp_path / "z.py"
+    shutil.copyfile(BAD / "empty.py", first)
+    result = invoke(capsys, "grade", first, folder, "--lab", "lab01-mse", "--json")
+    docs = json.loads(result.out)
+    assert result.code == 0
+    assert [d["extra_data"]["file"] for d in docs] == [
+        str(first),
+        str(folder / "a.py"),
+        str(folder / "b.py"),
+    ]
+
+
+def test_grade_empty_folder_is_an_error(capsys, tmp_path):
+    result = invoke(capsys, "grade", tmp_path, "--lab", "lab01-mse")
+    assert result.code == 2
+    assert result.err.startswith("error: no .py files")
+
+
+# --- golden files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("graded", "golden"),
+    [("wrong_mean", "lab01-wrong_mean.json"), ("textbook_softmax", "lab03-correct_textbook.json")],
+)
+def test_grade_json_matches_golden_file(request, graded, golden):
+    _, doc = request.getfixturevalue(graded)
+    path = GOLDEN / golden
+    actual = normalise(doc)
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        text = json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False)
+        path.write_text(text + "\n", encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; create it with UPDATE_GOLDEN=1")
+    assert actual == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_normalise_removes_volatile_fields(wrong_mean):
+    _, doc = wrong_mean
+    clean = normalise(doc)
+    assert "execution_time" not in clean
+    assert not {"runner", "file"} & clean["extra_data"].keys()
+    assert all("elapsed" not in t for t in clean["extra_data"]["tests"])
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "grade"])
+def test_unknown_lab_exits_2_listing_available_labs(capsys, command):
+    result = invoke(capsys, command, impl("lab01-mse", "correct_loops.py"), "--lab", "lab99")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith("error: unknown lab 'lab99'")
+    assert all(lab in result.err for lab in LABS)
+
+
+def test_unknown_lab_error_is_one_line(capsys):
+    result = invoke(capsys, "grade", BAD / "empty.py", "--lab", "lab99")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_unknown_lab_error_is_one_line_on_an_80_column_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = invoke(capsys, "grade", BAD / "empty.py", "--lab", "lab99")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["check", "grade"])
+def test_nonexistent_path_exits_2_with_one_line(capsys, command):
+    result = invoke(capsys, command, "no/such/file.py", "--lab", "lab01-mse")
+    assert result.code == 2
+    assert result.err.startswith("error:")
+    assert "no/such/file.py" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_unreadable_file_exits_2(capsys, tmp_path):
+    path = tmp_path / "locked.py"
+    shutil.copyfile(impl("lab01-mse", "correct_loops.py"), path)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # root reads anything: use a file whose read fails instead
+            path = Path("/proc/self/mem")
+        result = invoke(capsys, "grade", path, "--lab", "lab01-mse")
+    finally:
+        (tmp_path / "locked.py").chmod(0o600)
+    assert result.code == 2
+    assert result.err.startswith(f"error: cannot read {path}")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["check", "grade"])
+def test_missing_lab_option_exits_2(capsys, command):
+    result = invoke(capsys, command, impl("lab01-mse", "correct_loops.py"))
+    assert result.code == 2
+    assert result.err.startswith("error: Missing option '--lab'")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_grade_without_paths_exits_2(capsys):
+    result = invoke(capsys, "grade", "--lab", "lab01-mse")
+    assert result.code == 2
+    assert "Missing argument" in result.err
+
+
+def test_unexpected_error_becomes_one_line(capsys, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "grade", explode)
+    result = invoke(capsys, "check", impl("lab01-mse", "correct_loops.py"), "--lab", "lab01-mse")
+    assert result.code == 2
+    assert result.err.startswith("internal error: RuntimeError: boom")
+    assert "Traceback" not in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+# --- labs and lab --------------------------------------------------------------------
+
+
+def test_labs_lists_the_three_lab_ids(capsys):
+    result = invoke(capsys, "labs")
+    assert result.code == 0
+    for lab in LABS:
+        assert lab in result.out
+
+
+def test_lab_validate_shipped_lab_exits_0(capsys):
+    result = invoke(capsys, "lab", "validate", "labs/lab01-mse")
+    assert result.code == 0
+    assert result.out.startswith("ok lab01-mse:")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "where", "field"),
+    [
+        ("lab.toml", 'returns = "scalar"', 'returns = "matrix"', "functions[0]", "'returns'"),
+        ("fixtures/public.toml", "expected = 2.0", 'expected = "two"', "fixture[0]", "'expected'"),
+    ],
+)
+def test_lab_validate_broken_copy_names_file_and_field(capsys, tmp_path, file, old, new, where, field):
+    lab = tmp_path / "lab01-mse"
+    shutil.copytree(ROOT / "labs" / "lab01-mse", lab)
+    text = (lab / file).read_text(encoding="utf-8")
+    assert old in text
+    (lab / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = invoke(capsys, "lab", "validate", lab)
+    assert result.code == 1
+    assert result.err.startswith(f"error: {lab / file}")
+    assert where in result.err
+    assert field in result.err
+
+
+def test_lab_validate_wrong_expected_value_names_the_fixture(capsys, tmp_path):
+    lab = tmp_path / "lab01-mse"
+    shutil.copytree(ROOT / "labs" / "lab01-mse", lab)
+    public = lab / "fixtures" / "public.toml"
+    public.write_text(public.read_text(encoding="utf-8").replace("expected = 2.0", "expected = 3.0", 1))
+    result = invoke(capsys, "lab", "validate", lab)
+    assert result.code == 1
+    assert "public.toml: fixture[0] (small-vector)" in result.err
+    assert "the reference fails this fixture" in result.err
+
+
+def test_lab_handout_prints_the_handout(capsys):
+    handout = (ROOT / "labs" / "lab02-cross-entropy" / "handout.md").read_text(encoding="utf-8")
+    result = invoke(capsys, "lab", "handout", "lab02-cross-entropy")
+    assert result.code == 0
+    assert result.out.startswith("# Lab02: Cross-entropy error")
+    assert result.out.rstrip("\n") == handout.rstrip("\n")
+
+
+def test_lab_handout_is_printed_verbatim_on_an_80_column_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    handout = (ROOT / "labs" / "lab02-cross-entropy" / "handout.md").read_text(encoding="utf-8")
+    result = invoke(capsys, "lab", "handout", "lab02-cross-entropy")
+    assert result.out.rstrip("\n") == handout.rstrip("\n")
+
+
+def test_lab_handout_of_unknown_lab_exits_2(capsys):
+    result = invoke(capsys, "lab", "handout", "lab99")
+    assert result.code == 2
+    assert result.err.startswith("error: unknown lab 'lab99'")
+
+
+# --- the real console script ---------------------------------------------------------
+
+
+def lossgrader(*args: Any) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``lossgrader`` script (or ``python -m grader``) in a subprocess."""
+    script = shutil.which("lossgrader", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "grader"]
+    env = {k: v for k, v in os.environ.items() if k not in ("LOSSGRADER_DEBUG", "LOSSGRADER_LABS")}
+    env["COLUMNS"] = "500"
+    return subprocess.run(
+        [*command, *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_script_check_correct_file_exits_0():
+    proc = lossgrader("check", impl("lab01-mse", "correct_textbook.py"), "--lab", "lab01-mse")
+    assert proc.returncode == 0
+    assert "hidden fixtures" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_script_grade_binary_file_gives_json_and_no_traceback(tmp_path):
+    path = tmp_path / "binary.py"
+    shutil.copyfile(BAD / "binary.bin", path)
+    proc = lossgrader("grade", path, "--lab", "lab02-cross-entropy", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["score"] == 0
+    assert "Traceback" not in proc.stderr
+
+
+def test_script_nonexistent_path_is_one_error_line():
+    proc = lossgrader("grade", "no/such/file.py", "--lab", "lab01-mse")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("error: no such file or folder")
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_script_unknown_lab_exits_2_without_traceback():
+    proc = lossgrader("check", BAD / "empty.py", "--lab", "lab99")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown lab")
+    assert "Traceback" not in proc.stderr
+
+
+def test_script_missing_option_exits_2_without_traceback():
+    proc = lossgrader("grade", BAD / "empty.py")
+    assert proc.returncode == 2
+    assert "Missing option '--lab'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_module_entry_point_lists_labs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "labs"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "500"},
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert all(lab in proc.stdout for lab in LABS)
