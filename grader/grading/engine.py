@@ -10,10 +10,13 @@ input, so it cannot carry one out.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 import secrets
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ import numpy as np
 from grader.grading import compare, fixtures
 from grader.grading.lab import VISIBILITIES, Lab, find_lab
 from grader.grading.result import STATUS_ERROR, Result, TestResult
-from grader.grading.runner import Call, Runner, RunReport, SubprocessRunner
+from grader.grading.runner import Runner, RunReport, SubprocessRunner
 from grader.grading.source import check_source
 
 MISTAKES_MODULE = "reference.mistakes"
@@ -72,34 +75,53 @@ def grade(
     names = [f.name for f in lab.functions]
     shown = [f for f in concrete if f.spec.visibility != "hidden"]
     hidden = [f for f in concrete if f.spec.visibility == "hidden"]
+    groups = [g for g in (shown, hidden) if g]
+    # The runs are independent processes: the second starts at once (a slot of its
+    # own if the runner has one free) while the first runs and is compared.
+    reports: list[Future[RunReport]] = [
+        _executor().submit(_run, runner, checked.text, names, g, lab) for g in groups[1:]
+    ]
     verdicts: dict[str, TestResult] = {}
     outputs = []
-    for group in (shown, hidden):
-        if not group:
-            continue
-        calls = [Call(f.spec.name, f.spec.function, f.args) for f in group]
-        try:
-            report = runner.run(checked.text, names, calls, lab.limits)
-        except Exception as exc:  # the runner itself failed: not the student's fault
-            result.status = STATUS_ERROR
-            result.error = f"the runner failed: {type(exc).__name__}: {exc}"
-            result.tests = []
-            return result
-        load_message = _load_message(report)
-        if load_message and result.submission_error is None:
-            result.submission_error = load_message if group is shown else HIDDEN_LOAD_MESSAGE
-        if group is shown:  # a hidden run's output and termination may carry what its child wrote
-            outputs.append(report.output)
-            result.output_truncated = report.output_truncated
-            result.termination = report.termination
-        for fixture, outcome in zip(group, report.outcomes, strict=True):
-            verdicts[fixture.spec.name] = _verdict(lab, fixture, outcome, checked.defined, load_message)
+    try:
+        for position, group in enumerate(groups):
+            try:
+                report = _run(runner, checked.text, names, group, lab) if position == 0 else reports[0].result()
+            except Exception as exc:  # the runner itself failed: not the student's fault
+                result.status = STATUS_ERROR
+                result.error = f"the runner failed: {type(exc).__name__}: {exc}"
+                result.tests = []
+                return result
+            load_message = _load_message(report)
+            if load_message and result.submission_error is None:
+                result.submission_error = load_message if group is shown else HIDDEN_LOAD_MESSAGE
+            if group is shown:  # a hidden run's output and termination may carry what its child wrote
+                outputs.append(report.output)
+                result.output_truncated = report.output_truncated
+                result.termination = report.termination
+            for fixture, outcome in zip(group, report.outcomes, strict=True):
+                verdicts[fixture.spec.name] = _verdict(lab, fixture, outcome, checked.defined, load_message)
+    finally:
+        for future in reports:
+            if not future.cancel():
+                future.exception()  # wait for it: no run outlives this call
     result.tests = [verdicts[f.spec.name] for f in concrete]
     result.output = "".join(outputs)
     result.execution_time = time.perf_counter() - started
     return result
 
 
+def _run(runner: Runner, source: str, names: list[str], group: list[fixtures.Fixture], lab: Lab) -> RunReport:
+    return runner.run(source, names, [f.call for f in group], lab.limits)
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    """Threads that wait for second runs (they only wait: the runner bounds the work)."""
+    return ThreadPoolExecutor(max_workers=4 * (os.cpu_count() or 1), thread_name_prefix="lossgrader-run")
+
+
+@functools.cache
 def _diagnostics(function: str) -> list[compare.Diagnostic]:
     try:
         module = importlib.import_module(MISTAKES_MODULE)
@@ -174,7 +196,7 @@ def _test_result(fixture: fixtures.Fixture, **verdict: Any) -> TestResult:
         description=spec.description,
         max_score=spec.points,
         seed=fixture.seed,
-        inputs=[fixtures.describe_value(a) for a in fixture.args],
+        inputs=list(fixture.inputs),
         expected=_plain(fixture.expected),
         **verdict,
     )

@@ -10,6 +10,7 @@ in the grader's process, never in the student's.
 from __future__ import annotations
 
 import copy
+import functools
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.grading.lab import FixtureSpec, Lab
+from grader.grading.runner import Call
 
 
 @dataclass
@@ -27,6 +29,16 @@ class Fixture:
     args: tuple[Any, ...]
     expected: np.ndarray
     seed: int | None = None
+
+    @functools.cached_property
+    def inputs(self) -> tuple[str, ...]:
+        """The inputs as feedback shows them."""
+        return tuple(describe_value(a) for a in self.args)
+
+    @functools.cached_property
+    def call(self) -> Call:
+        """The call that runs this fixture (its encoded form is kept with it)."""
+        return Call(self.spec.name, self.spec.function, self.args, fixed=self.spec.visibility != "randomised")
 
 
 def _rng(*parts: int) -> np.random.Generator:
@@ -133,8 +145,31 @@ def build_one(lab: Lab, spec: FixtureSpec, seed: int) -> Fixture:
 
 
 def build(lab: Lab, visibilities: tuple[str, ...], seed: int) -> list[Fixture]:
-    """Concrete fixtures of the lab for these visibilities and this submission seed."""
-    return [build_one(lab, spec, seed) for spec in lab.fixtures_by(*visibilities)]
+    """Concrete fixtures of the lab for these visibilities and this submission seed.
+
+    Public and hidden fixtures do not depend on the seed: each is built once per lab
+    version and shared, its arrays read-only (every user copies before changing
+    anything); randomised ones are built for each seed.
+    """
+    built = []
+    for spec in lab.fixtures_by(*visibilities):
+        if spec.visibility == "randomised":
+            built.append(build_one(lab, spec, seed))
+            continue
+        key = ("fixture", spec.name)
+        fixture = lab.cache.get(key)
+        if fixture is None:
+            fixture = lab.cache[key] = _frozen(build_one(lab, spec, seed))
+        built.append(fixture)
+    return built
+
+
+def _frozen(fixture: Fixture) -> Fixture:
+    for value in (*fixture.args, fixture.expected):
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    fixture.call.encoded  # noqa: B018 - encode the inputs once, now
+    return fixture
 
 
 def describe_value(value: Any, limit: int = 12) -> str:

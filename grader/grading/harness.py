@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import builtins
 import copy
+import itertools
 import math
 import sys
 import time
 import traceback
 import types
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -40,38 +42,74 @@ _MAX_ERROR_CHARS = 500
 
 
 def read_request(stream: BinaryIO) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """Read the request header and its input arrays from ``stream``."""
+    """Read a whole request from ``stream``; see :func:`decode_request`."""
+    return decode_request(stream.read())
+
+
+def decode_request(data: bytes, calls: bytes | memoryview | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The request header (its ``calls`` filled in) and the input arrays, read-only
+    views of the request: a call's ``{"array": i}`` argument is ``arrays[i]``.
+
+    ``calls``: the calls' frames, when they arrive apart from the header (the sandbox
+    maps them from a sealed, shared memory file instead of copying them).
+    """
     header: dict[str, Any] | None = None
+    decoded: list[dict[str, Any]] = []
     arrays: list[np.ndarray] = []
-    for tag, value in wire.read_frames(stream, max_frame=1 << 30, max_json=1 << 30, float64_only=False):
-        if tag == wire.JSON and header is None:
+    awaiting = 0  # array frames still due for the last call
+    limits = {"max_frame": 1 << 30, "max_json": 1 << 30, "float64_only": False, "max_ndim": 32}
+    frames = wire.iter_frames(data, **limits)
+    if calls is not None:
+        frames = itertools.chain(frames, wire.iter_frames(calls, **limits))
+    for tag, value in frames:
+        if header is None:
+            if tag != wire.JSON:
+                raise wire.ProtocolError("a request starts with its header")
             header = value
-        elif tag == wire.ARRAY:
+        elif tag == wire.JSON and not awaiting:
+            for spec in value["args"]:
+                if "array" in spec:
+                    spec["array"] = len(arrays) + awaiting
+                    awaiting += 1
+            decoded.append(value)
+        elif tag == wire.ARRAY and awaiting:
             arrays.append(value)
-    if header is None:
-        raise wire.ProtocolError("empty request")
+            awaiting -= 1
+        else:
+            raise wire.ProtocolError("a request's frames are out of order")
+    if header is None or awaiting or len(decoded) != header.get("calls"):
+        raise wire.ProtocolError("incomplete request")
+    header["calls"] = decoded
     return header, arrays
 
 
-def encode_request(source: str, functions: list[str], calls: list[tuple[str, list[Any]]]) -> bytes:
-    """Encode a request; each call is ``(function name, args)``.
+def encode_call(function: str, args: Sequence[Any]) -> bytes:
+    """One call of a request: ``function(*args)``.
 
-    NumPy arrays travel as ``.npy`` frames; other arguments (nested lists, Python
-    numbers) travel as JSON, which keeps ints and floats apart.
+    NumPy arrays travel as array frames after the call's JSON frame; other arguments
+    (nested lists, Python numbers) travel as JSON, which keeps ints and floats apart.
+    The bytes depend on the inputs only, so a fixed fixture's call is encoded once.
     """
-    arrays: list[bytes] = []
-    encoded_calls = []
-    for function, args in calls:
-        specs = []
-        for arg in args:
-            if isinstance(arg, np.ndarray):
-                specs.append({"array": len(arrays)})
-                arrays.append(wire.array_frame(arg))
-            else:
-                specs.append({"value": arg})
-        encoded_calls.append({"function": function, "args": specs})
-    header = {"source": source, "functions": functions, "calls": encoded_calls}
-    return wire.json_frame(header) + b"".join(arrays)
+    specs: list[dict[str, Any]] = []
+    frames: list[bytes] = []
+    for arg in args:
+        if isinstance(arg, np.ndarray):
+            specs.append({"array": True})
+            frames.append(wire.array_frame(arg))
+        else:
+            specs.append({"value": arg})
+    return wire.json_frame({"function": function, "args": specs}) + b"".join(frames)
+
+
+def encode_header(source: str, functions: list[str], count: int) -> bytes:
+    """A request's first frame: the source, the functions to look for, how many calls follow."""
+    return wire.json_frame({"source": source, "functions": functions, "calls": count})
+
+
+def encode_request(source: str, functions: list[str], calls: Sequence[tuple[str, list[Any]] | bytes]) -> bytes:
+    """Encode a request; each call is ``(function name, args)`` or :func:`encode_call`'s bytes."""
+    encoded = [call if isinstance(call, bytes) else encode_call(*call) for call in calls]
+    return b"".join([encode_header(source, functions, len(encoded)), *encoded])
 
 
 def _short(text: str) -> str:
@@ -107,7 +145,7 @@ def to_plain(value: Any) -> tuple[str, str, np.ndarray | None]:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "iuf":
             return "non_numeric", f"ndarray of {value.dtype}", None
-        return "array", type_name, np.array(value, dtype=np.float64, copy=True)
+        return "array", type_name, np.array(value, dtype=np.float64, copy=True, subok=False)
     if isinstance(value, (list, tuple)):
         try:
             array = np.array(value, dtype=np.float64)
@@ -137,8 +175,10 @@ def _same_plain(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _decode_args(specs: list[dict[str, Any]], arrays: list[np.ndarray]) -> list[Any]:
-    return [arrays[s["array"]].copy() if "array" in s else copy.deepcopy(s["value"]) for s in specs]
+def _originals(specs: list[dict[str, Any]], arrays: list[np.ndarray]) -> list[Any]:
+    """A call's inputs as received (read-only arrays, JSON values): never given to the
+    submission, so they are what its arguments are compared with afterwards."""
+    return [arrays[s["array"]] if "array" in s else s["value"] for s in specs]
 
 
 def load_submission(source: str) -> types.ModuleType:
@@ -157,12 +197,20 @@ def load_submission(source: str) -> types.ModuleType:
 
 
 def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> None:
-    """Run one request and write its events to ``out`` (flushed after each)."""
-    header, arrays = request
+    """Run one request and write its events to ``out``.
 
-    def send(data: bytes) -> None:
-        out.write(data)
+    One write per call: a call's result goes out with the next call's start event,
+    flushed before that call runs, so the grader always knows which call was running.
+    """
+    header, arrays = request
+    pending: list[bytes | memoryview] = []
+
+    def send(*frames: bytes | memoryview) -> None:
+        pending.extend(frames)
+        for data in pending:
+            out.write(data)
         out.flush()
+        pending.clear()
 
     try:
         module = load_submission(header["source"])
@@ -170,7 +218,7 @@ def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> No
         error, line = _describe_exception(exc)
         send(wire.json_frame({"event": "load_error", "error": error, "line": line}))
         return
-    send(wire.json_frame({"event": "loaded"}))
+    pending.append(wire.json_frame({"event": "loaded"}))
 
     for index, call in enumerate(header["calls"]):
         send(wire.json_frame({"event": "start", "call": index}))
@@ -179,10 +227,10 @@ def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> No
         if not callable(function):
             result["status"] = "missing"
             result["type"] = type(function).__name__ if function is not None else None
-            send(wire.json_frame(result))
+            pending.append(wire.json_frame(result))
             continue
-        args = _decode_args(call["args"], arrays)
-        pristine = [copy.deepcopy(a) for a in args]
+        originals = _originals(call["args"], arrays)
+        args = [a.copy() if isinstance(a, np.ndarray) else copy.deepcopy(a) for a in originals]
         started = time.perf_counter()
         try:
             value = function(*args)
@@ -190,10 +238,10 @@ def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> No
             result["elapsed"] = time.perf_counter() - started
             result["status"] = "raised"
             result["error"], result["line"] = _describe_exception(exc)
-            send(wire.json_frame(result))
+            pending.append(wire.json_frame(result))
             continue
         result["elapsed"] = time.perf_counter() - started
-        result["mutated"] = [i for i, (a, b) in enumerate(zip(pristine, args, strict=True)) if not unchanged(a, b)]
+        result["mutated"] = [i for i, (a, b) in enumerate(zip(originals, args, strict=True)) if not unchanged(a, b)]
         try:
             kind, type_name, array = to_plain(value)
         except BaseException as exc:  # a rigged __float__ or __array__, say
@@ -202,10 +250,10 @@ def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> No
         result["kind"], result["type"] = kind, type_name
         if array is None:
             result["status"] = "non_numeric"
-            send(wire.json_frame(result))
+            pending.append(wire.json_frame(result))
         else:
             result["status"] = "ok"
-            send(wire.json_frame(result) + wire.array_frame(array))
+            pending.extend([wire.json_frame(result), *wire.array_parts(array)])
     send(wire.json_frame({"event": "done"}))
 
 
@@ -222,7 +270,7 @@ def main() -> None:
     events_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process; the submission gets no access to the request
-    with os.fdopen(events_fd, "wb", buffering=0) as out:
+    with os.fdopen(events_fd, "wb") as out:  # buffered: serve() flushes once per call
         serve(request, out)
 
 

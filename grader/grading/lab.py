@@ -111,6 +111,9 @@ class Lab:
     version: str
     due: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Values derived from this definition and nothing else (built fixed fixtures, say);
+    #: a changed lab is a new Lab, with an empty cache.
+    cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def function(self, name: str) -> FunctionSpec:
         """The spec of one required function."""
@@ -479,16 +482,45 @@ def available_labs(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "lab.toml").is_file())
 
 
+_loaded: dict[Path, tuple[tuple[Any, ...], Lab]] = {}
+
+
 def find_lab(lab: str) -> Lab:
-    """Load a lab by id, or by folder path."""
+    """Load a lab by id, or by folder path.
+
+    The same Lab object comes back while none of the lab's files changed, so what is
+    derived from it (built fixtures, encoded inputs) is computed once per version.
+    """
     candidate = Path(lab)
-    if (candidate / "lab.toml").is_file():
-        return load_lab(candidate)
-    root = labs_dir()
-    if (root / lab / "lab.toml").is_file():
-        return load_lab(root / lab)
-    known = ", ".join(available_labs(root)) or "none"
-    raise LabError(f"unknown lab {lab!r} (available: {known})")
+    if not (candidate / "lab.toml").is_file():
+        root = labs_dir()
+        candidate = root / lab
+        if not (candidate / "lab.toml").is_file():
+            known = ", ".join(available_labs(root)) or "none"
+            raise LabError(f"unknown lab {lab!r} (available: {known})")
+    folder = candidate.absolute()
+    stamp = _files_stamp(str(folder))
+    cached = _loaded.get(folder)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loaded = load_lab(folder)
+    _loaded[folder] = (stamp, loaded)
+    return loaded
+
+
+def _files_stamp(folder: str) -> tuple[Any, ...]:
+    """Names, sizes and modification times of a lab's files. (Its reference module is
+    imported once per process: a change to it on disk changes nothing until a restart.)"""
+    stamps = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    stamps.extend(_files_stamp(entry.path))
+            else:
+                info = entry.stat()
+                stamps.append((entry.path, info.st_size, info.st_mtime_ns))
+    return tuple(sorted(stamps))
 
 
 def with_limits(lab: Lab, **changes: Any) -> Lab:

@@ -13,6 +13,7 @@ runner uses it, so every runner validates the stream the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -62,6 +63,14 @@ class Call:
     label: str
     function: str
     args: tuple[Any, ...]
+    #: The same inputs for every submission (not randomised): runners may keep what
+    #: they derive from this Call, for as long as they hold it.
+    fixed: bool = field(default=False, compare=False)
+
+    @functools.cached_property
+    def encoded(self) -> bytes:
+        """This call as a request encodes it; made once per Call (fixed fixtures keep theirs)."""
+        return harness.encode_call(self.function, self.args)
 
 
 @dataclass
@@ -281,7 +290,7 @@ class SubprocessRunner:
 
     def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
         """Run ``calls`` against ``source`` in a new interpreter."""
-        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+        request = harness.encode_request(source, functions, [c.encoded for c in calls])
         collector = OutcomeCollector(calls)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="lossgrader-") as workdir:

@@ -10,7 +10,10 @@ server keeps isolated children ready.
 Per run, the grader makes the pipes itself and hands the child's ends to the server
 (SCM_RIGHTS over a SOCK_SEQPACKET socketpair), so it reads the child directly:
 
-- request: a memfd holding the encoded request;
+- request: two memfds, the header (source, functions) and the calls with their
+  inputs; the calls' memfd is sealed against writing, and for a set of fixed
+  fixtures (the hidden ones, say) it is made once and shared by every run, which
+  maps it instead of copying it;
 - result: the harness's event stream, fed incrementally to an ``OutcomeCollector``;
 - output: stdout and stderr together, capped;
 - status: ``R`` once the sandbox is set up, before any student code runs, or ``E``
@@ -32,6 +35,7 @@ Importing this module is harmless on any OS; running needs Linux and root.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -243,10 +247,62 @@ class _UidBlock:
         self._fds = []
 
 
+def sealed_memfd(data: bytes, name: str) -> int:
+    """A memfd holding ``data`` that nobody can change any more (F_SEAL_*)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        seals = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _CallBlobs:
+    """Sealed memfds of encoded call sets, one per set of fixed fixtures (LRU).
+
+    Keyed by the identity of the Call objects (held here, so that no id is reused
+    while its entry lives); calls of randomised fixtures are new for every
+    submission and get a memfd of their own, closed after their run.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[int, ...], tuple[list[Call], int]] = {}
+
+    def open(self, calls: list[Call]) -> int:
+        """A memfd of the calls' frames, for the caller to close."""
+        if not calls or not all(c.fixed for c in calls):
+            return sealed_memfd(b"".join(c.encoded for c in calls), "lossgrader-calls")
+        key = tuple(map(id, calls))
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                entry = (list(calls), sealed_memfd(b"".join(c.encoded for c in calls), "lossgrader-fixtures"))
+            self._entries[key] = entry  # most recent last
+            while len(self._entries) > self.size:
+                _, fd = self._entries.pop(next(iter(self._entries)))
+                os.close(fd)  # a run still using it holds its own copy of the descriptor
+            return os.dup(entry[1])
+
+    def close(self) -> None:
+        with self._lock:
+            for _, fd in self._entries.values():
+                os.close(fd)
+            self._entries.clear()
+
+
 class _Job:
     """One run: started on construction, then :meth:`supervise`."""
 
-    def __init__(self, zygote: _Zygote, request: bytes, calls: list[Call], limits: RunLimits, audit: bool) -> None:
+    def __init__(
+        self, zygote: _Zygote, header: bytes, calls_fd: int, calls: list[Call], limits: RunLimits, audit: bool
+    ) -> None:
         self.limits = limits
         self.collector = OutcomeCollector(calls)
         self.started = time.monotonic()
@@ -254,11 +310,8 @@ class _Job:
         ours: list[int] = []
         theirs: list[int] = []
         try:
-            memfd = os.memfd_create("lossgrader-request", os.MFD_CLOEXEC)
-            theirs.append(memfd)
-            view = memoryview(request)
-            while view:
-                view = view[os.write(memfd, view) :]
+            theirs.append(sealed_memfd(header, "lossgrader-request"))
+            theirs.append(os.dup(calls_fd))
             for _ in range(4):  # result, output, status, reaped
                 r, w = os.pipe()
                 ours.append(r)
@@ -471,8 +524,9 @@ class SandboxRunner:
     ) -> None:
         """
         slots: runs at a time (default: the number of CPUs).
-        spares: isolated children kept ready (default: ``min(slots, 4)``; 0 makes
-            each run fork its own, about 6 ms slower).
+        spares: isolated children kept ready (default: ``min(slots + 1, 4)``: a
+            submission's two runs find two; 0 makes each run fork its own, about 6 ms
+            slower).
         tmp_bytes: size of each run's private /tmp (files are also capped by
             ``RunLimits.file_bytes``).
         prefault: spares run the harness on a made-up request while they wait, so
@@ -484,7 +538,7 @@ class SandboxRunner:
             the real protections, not for grading.
         """
         self.slots = slots or os.cpu_count() or 1
-        self.spares = min(self.slots, 4) if spares is None else spares
+        self.spares = min(self.slots + 1, 4) if spares is None else spares
         self.tmp_bytes = tmp_bytes
         self.prefault = prefault
         # Every run, spare and not-yet-reaped run has a uid of its own.
@@ -502,6 +556,7 @@ class SandboxRunner:
         self._config: dict[str, Any] | None = None
         self._closed = False
         self._debug = os.environ.get("LOSSGRADER_SANDBOX_DEBUG") == "1"
+        self._blobs = _CallBlobs()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -517,6 +572,7 @@ class SandboxRunner:
             zygote, self._zygote = self._zygote, None
         if zygote is not None:
             zygote.close()
+        self._blobs.close()
         if self._uids is not None:
             self._uids.release()
 
@@ -605,14 +661,15 @@ class SandboxRunner:
 
     def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
         """Run ``calls`` against ``source`` in the sandbox within ``limits``."""
-        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+        header = harness.encode_header(source, functions, len(calls))
+        calls_fd = self._blobs.open(calls)
         self._acquire()
         reaped = -1
         try:
             for attempt in (1, 2):
                 zygote = self._ensure_zygote()
                 try:
-                    job = _Job(zygote, request, calls, limits, self.audit_hook)
+                    job = _Job(zygote, header, calls_fd, calls, limits, self.audit_hook)
                 except _ZygoteLost:
                     self._discard(zygote)
                     if attempt == 2:
@@ -632,10 +689,15 @@ class SandboxRunner:
                 return report
             raise AssertionError("unreachable")
         finally:
+            os.close(calls_fd)
             self._release(reaped)
 
     def _launch(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> _Job:
         """Start one run without supervising it (for :mod:`grader.sandbox.doctor`):
         outside the slots; the caller must call ``supervise()``."""
-        request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
-        return _Job(self._ensure_zygote(), request, calls, limits, self.audit_hook)
+        header = harness.encode_header(source, functions, len(calls))
+        calls_fd = self._blobs.open(calls)
+        try:
+            return _Job(self._ensure_zygote(), header, calls_fd, calls, limits, self.audit_hook)
+        finally:
+            os.close(calls_fd)

@@ -46,6 +46,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import mmap
 import os
 import platform
 import resource
@@ -103,6 +104,8 @@ _libc.mount.argtypes = (ctypes.c_char_p,) * 3 + (ctypes.c_ulong, ctypes.c_char_p
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.unshare.argtypes = (ctypes.c_int,)
 _libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
 _libc.prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
 _libc.syscall.restype = ctypes.c_long
@@ -450,6 +453,7 @@ class Zygote:
         for stream in self.streams:
             stream.reconfigure(line_buffering=True, errors="backslashreplace")
         self.read_roots = (*roots, SITE, "/tmp", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+        _keep_heap()
         self._warm_up()
         # Children share these pages copy-on-write; collection would touch them all.
         gc.collect()
@@ -524,7 +528,7 @@ class Zygote:
         x = np.linspace(0.0, 1.0, 8)
         calls = [("f", [x, x]), ("f", [[1.0, 2.0], 1.0]), ("g", [x]), ("h", [x]), ("missing", [])]
         request = harness.encode_request(source, ["f", "g", "h"], calls)
-        harness.serve(harness.read_request(io.BytesIO(request)), io.BytesIO())
+        harness.serve(harness.decode_request(request), io.BytesIO())
         sys.modules.pop("submission", None)
 
     # -- serving -------------------------------------------------------------------
@@ -563,29 +567,37 @@ class Zygote:
                 self._handle(msg, fds, flags)
 
     def _handle(self, msg: bytes, fds: list[int], flags: int) -> None:
-        """Give one job to a spare and answer with init's pidfd."""
+        """Give one job to a spare and answer with init's pidfd.
+
+        The grader gets its answer first and the spare its job just after: the grader
+        starts supervising while the spare wakes up, instead of after (a spare that
+        wakes takes a CPU, and with two the answer would wait for it).
+        """
         try:
-            if flags & socket.MSG_CTRUNC or len(fds) != 5:
-                raise ValueError("a job needs 5 descriptors")
+            if flags & socket.MSG_CTRUNC or len(fds) != 6:
+                raise ValueError("a job needs 6 descriptors")
             job = json.loads(msg)
-            job["vm_bytes"] = self._vm_bytes()
+            job["vm_bytes"] = self._vm_bytes() + (PREFAULT_HEAP_BYTES if self.prefault else 0)
             data = json.dumps(job).encode()
             for _attempt in range(3):
                 spare = self._take_spare()
-                try:
-                    socket.send_fds(spare.job_sock, [data], fds[:4])
+                if not _readable(spare.pidfd):
                     break
-                except OSError:  # it died meanwhile
-                    self._retire(spare)
+                self._retire(spare)  # it died meanwhile
             else:
                 raise RuntimeError(f"no sandbox child could be prepared: {self.spare_error}")
-            spare.job_sock.close()
-            self.runs[spare.pid] = _Run(spare.uid, fds[4], spare.init_sock)
-            fds[4] = -1
+            self.runs[spare.pid] = _Run(spare.uid, fds[5], spare.init_sock)
+            fds[5] = -1
             try:
                 socket.send_fds(self.control, [json.dumps({"ok": True, "pid": spare.pid}).encode()], [spare.pidfd])
             finally:
                 os.close(spare.pidfd)
+            try:
+                socket.send_fds(spare.job_sock, [data], fds[:5])
+            except OSError as exc:  # died since: the run ends at once, with this reason
+                _report_setup_failure(fds[4], "server", exc, exit_after=False)
+                os.kill(spare.pid, signal.SIGKILL)
+            spare.job_sock.close()
         except Exception as exc:
             with contextlib.suppress(OSError):
                 self.control.send(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
@@ -773,28 +785,29 @@ class Zygote:
                 raise RuntimeError(f"expected PID {STUDENT_PID}, got {os.getpid()}")
             if self.prefault:
                 self._warm_up()  # trusted code only: no job has arrived yet
+                _prefault_heap()
                 make_audit_hook(self.read_roots)
             channel = socket.socket(fileno=job_fd)
             msg, fds, _flags, _addr = socket.recv_fds(channel, 1 << 16, 8)
             channel.close()
-            if not msg or len(fds) != 4:
+            if not msg or len(fds) != 5:
                 os._exit(0)  # retired, or the server is gone
-            request_fd, result_w, output_w, status_w = fds
+            request_fd, calls_fd, result_w, output_w, status_w = fds
             job = json.loads(msg)
             limits = job["limits"]
             os.dup2(output_w, 1)
             os.dup2(output_w, 2)
             os.close(output_w)
-            size = os.fstat(request_fd).st_size
-            data = os.pread(request_fd, size, 0)
+            data = os.pread(request_fd, os.fstat(request_fd).st_size, 0)
             os.close(request_fd)
+            # Mapped, not copied: sealed, so nobody can change it (the arrays are views of it).
+            calls = _map_readonly(calls_fd)
+            os.close(calls_fd)
             harness = self.harness
-            import io
-
             # Parsed here, never in the zygote: whatever the zygote touches, every
             # later child inherits (freed heap included), and one student's source
             # must never be readable by another.
-            request = harness.read_request(io.BytesIO(data))
+            request = harness.decode_request(data, calls)
             del data
             os.chdir("/tmp")
             if "numpy.random" in sys.modules:  # CPython reseeds `random` itself
@@ -829,6 +842,40 @@ class Zygote:
         os._exit(code)
 
 
+#: Heap each spare touches ahead of its job (see :func:`_keep_heap`).
+PREFAULT_HEAP_BYTES = 16 << 20
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def _keep_heap() -> None:
+    """Serve arrays below 32 MiB from the heap and keep freed heap: by default glibc
+    maps each large block afresh and unmaps it when freed, so every temporary array
+    of a fixture costs a page fault per 4 KiB, several times slower than the math."""
+    _libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    _libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def _prefault_heap() -> None:
+    """Touch heap now, while the spare waits, so that the job's arrays find it ready."""
+    import numpy as np
+
+    np.ones(PREFAULT_HEAP_BYTES // 8)
+
+
+def _map_readonly(fd: int) -> memoryview:
+    """A read-only view of a whole file, mapped (never unmapped: the process is short-lived).
+
+    Through libc, not the mmap module, which keeps a duplicate of the descriptor open.
+    """
+    size = os.fstat(fd).st_size
+    if not size:
+        return memoryview(b"")
+    address = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED | mmap.MAP_POPULATE, fd, 0)
+    if address in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), "mmap failed")
+    return memoryview((ctypes.c_char * size).from_address(address)).cast("B").toreadonly()
+
+
 def _setup_error(sock: socket.socket) -> str:
     """What init wrote before failing, if anything (never blocks)."""
     try:
@@ -851,12 +898,14 @@ def _keep_only(keep: list[int]) -> None:
     os.closerange(low, 1 << 20)
 
 
-def _report_setup_failure(status_w: int, who: str, exc: BaseException) -> None:
+def _report_setup_failure(status_w: int, who: str, exc: BaseException, *, exit_after: bool = True) -> None:
     try:
         message = f"{who}: {type(exc).__name__}: {exc}".replace("\0", " ")
-        os.write(status_w, b"E" + message.encode()[:2000] + b"\0")
+        with contextlib.suppress(OSError):
+            os.write(status_w, b"E" + message.encode()[:2000] + b"\0")
     finally:
-        os._exit(SETUP_FAILED)
+        if exit_after:
+            os._exit(SETUP_FAILED)
 
 
 def _set_limits(limits: dict, vm_bytes: int) -> None:

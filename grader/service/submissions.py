@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import Any
 
@@ -37,7 +37,7 @@ from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, S
 from grader.grading.engine import grade, new_seed
 from grader.grading.lab import Lab as LabDefinition
 from grader.grading.lab import LabError, find_lab
-from grader.grading.result import STATUS_ERROR, Result
+from grader.grading.result import STATUS_ERROR, Result, TestResult
 from grader.grading.runner import Runner
 from grader.grading.source import MAX_SOURCE_BYTES, check_source
 from grader.service.context import Services, lab_row_values, run_transaction
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_NUMBER_RETRIES = 20
 MAX_TEXT = 100_000  # stored output and messages are cut here
+_TEST_FIELDS = tuple(f.name for f in fields(TestResult))
 
 
 class SubmissionRefused(Exception):
@@ -199,20 +200,20 @@ def submit(
     def work(session: Session) -> Submission:
         _begin_write(session)
         at = now or utcnow()
-        user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one_or_none()
-        if user is None or not user.active:
+        # FOR UPDATE (PostgreSQL): one student's concurrent submits number their attempts in turn.
+        active = session.scalar(select(User.active).where(User.id == user_id).with_for_update())
+        if not active:
             raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
         lab = session.get(Lab, lab_id)
         if lab is None:
             raise SubmissionRefused(f"There is no lab {lab_id!r}.")
-        extension_due = session.scalar(
-            select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab_id)
-        )
-        last_attempt, last_at, counted = session.execute(
+        extension = select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab_id)
+        last_attempt, last_at, counted, extension_due = session.execute(
             select(
                 func.max(Submission.attempt),
                 func.max(Submission.submitted_at),
                 func.count(Submission.id).filter(Submission.status != "error"),
+                extension.scalar_subquery(),  # in the same round trip
             ).where(Submission.user_id == user_id, Submission.lab_id == lab_id)
         ).one()
         if isinstance(last_at, str):  # SQLite aggregates bypass the column type
@@ -390,27 +391,37 @@ def _store_results(session: Session, submission_id: int, lab_id: str, user_id: i
 def _replace_results(session: Session, submission_id: int, lab_id: str, result: Result) -> None:
     """Exactly one current result set: delete the old rows, insert the new ones."""
     session.execute(delete(FixtureResult).where(FixtureResult.submission_id == submission_id))
-    rows = [
-        {
-            "submission_id": submission_id,
-            "lab_id": lab_id,
-            "position": position,
-            "name": test.name,
-            "function": test.function,
-            "category": test.category,
-            "visibility": test.visibility,
-            "passed": test.passed,
-            "stage": test.stage,
-            "score": test.score,
-            "max_score": test.max_score,
-            "feedback": _text(test.feedback()),
-            "detail": _clean(test.to_dict()),
-            "elapsed": test.elapsed,
-        }
-        for position, test in enumerate(result.tests)
-    ]
+    rows = []
+    for position, test in enumerate(result.tests):
+        feedback = test.feedback()
+        rows.append(
+            {
+                "submission_id": submission_id,
+                "lab_id": lab_id,
+                "position": position,
+                "name": test.name,
+                "function": test.function,
+                "category": test.category,
+                "visibility": test.visibility,
+                "passed": test.passed,
+                "stage": test.stage,
+                "score": test.score,
+                "max_score": test.max_score,
+                "feedback": _text(feedback),
+                "detail": _detail(test, feedback),
+                "elapsed": test.elapsed,
+            }
+        )
     if rows:
-        session.execute(insert(FixtureResult), rows)
+        session.execute(insert(FixtureResult), rows)  # one executemany for the whole result set
+
+
+def _detail(test: TestResult, feedback: str) -> dict[str, Any]:
+    """``_clean(test.to_dict())`` without ``dataclasses.asdict``'s deep copy: ``_clean`` copies already."""
+    data = {name: getattr(test, name) for name in _TEST_FIELDS}
+    data["status"] = test.status
+    data["feedback"] = feedback
+    return _clean(data)
 
 
 def _record_failure(services: Services, claim: _Claim, reason: str) -> None:

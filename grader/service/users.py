@@ -170,11 +170,16 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
     digest = token_hash(token)
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    # One query for the token and its user: every API request (status polls included) runs this.
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    if found is None:
         return None
-    user = row.user
-    if user is None or not user.active:
+    row, user = found
+    if not hmac.compare_digest(row.token_hash, digest) or not user.active:
         return None
     now = utcnow()
     # At most one write a minute per token: status polls must not turn every read into a write.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from grader.grading import compare
 from grader.grading.compare import Diagnostic, check, errors, parameter_names
 from grader.grading.lab import FunctionSpec, Policy
 from grader.grading.runner import CallOutcome
@@ -159,3 +162,18 @@ def test_errors_handle_zero_expected_values() -> None:
 def test_parameter_names_come_from_the_signature() -> None:
     assert parameter_names("softmax_cross_entropy(a, t)") == ["a", "t"]
     assert parameter_names("huber(y, t, delta=1.0)") == ["y", "t", "delta"]
+
+
+_EDGE_VALUES = [0.0, -0.0, 1.0, -1.0, 1e-9, 1 + 1e-7, 1.5, 1e300, -1e300, 5e-324, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("nan", ["match", "fail"])
+def test_close_and_errors_agree_with_numpy_for_scalars_and_arrays(nan: str) -> None:
+    policy = Policy(rtol=1e-6, atol=1e-9, nan=nan)
+    for got, expected in itertools.product(_EDGE_VALUES, repeat=2):
+        want = bool(np.isclose(got, expected, rtol=1e-6, atol=1e-9, equal_nan=nan == "match"))
+        assert compare.close(np.array(got), np.array(expected), policy) is want, (got, expected)
+        assert compare.close(np.array([got, 1.0]), np.array([expected, 1.0]), policy) is want, (got, expected)
+        scalar = compare.errors(np.array(got), np.array(expected))
+        array = compare.errors(np.array([got]), np.array([expected]))
+        np.testing.assert_array_equal(scalar, array)  # NaN where NaN

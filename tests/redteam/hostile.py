@@ -115,13 +115,21 @@ class Graded:
     result: Result
     runs: list[Recorded] = field(default_factory=list)
 
+    def _run_of(self, hidden: bool) -> Recorded:
+        # The two runs start together and may end in either order: tell them by their fixtures.
+        names = {t.name for t in self.result.tests if t.visibility == "hidden"}
+        for run in self.runs:
+            if bool(run.calls) and all(c.label in names for c in run.calls) == hidden:
+                return run
+        raise LookupError(f"no {'hidden' if hidden else 'shown'} run among {len(self.runs)}")
+
     @property
     def shown(self) -> Recorded:
-        return self.runs[0]
+        return self._run_of(hidden=False)
 
     @property
     def hidden(self) -> Recorded:
-        return self.runs[-1]
+        return self._run_of(hidden=True)
 
     def evidence(self) -> str:
         """Everything anyone could read: the result in every view, every report's texts,
@@ -229,7 +237,37 @@ def children_of(pid: int) -> set[int]:
 
 
 def open_fds() -> set[int]:
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+    """This process's descriptors, but the runner's cache of sealed fixture inputs (one
+    memfd per set of fixed fixtures, kept on purpose; bounded, checked apart)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:lossgrader-fixtures"):
+                continue
+        except OSError:  # the listing's own descriptor, closed since
+            continue
+        found.add(int(fd))
+    return found
+
+
+def describe_fds(fds: set[int]) -> list[str]:
+    """``fd -> target`` for a message."""
+    described = []
+    for fd in sorted(fds):
+        try:
+            described.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            described.append(f"{fd} (closed since)")
+    return described
+
+
+def cached_fixture_fds() -> int:
+    """How many sealed fixture-input memfds this process holds."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:lossgrader-fixtures")
+    return count
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
@@ -403,7 +441,9 @@ def aftermath(pool: Any, before: Baseline, marker: str, *, check_fds: bool = Tru
         fail(f"new children of the grader: {sorted(extra)}")
     # Descriptors of the grader.
     if check_fds and open_fds() - before.fds:
-        fail(f"the grader leaked descriptors: {sorted(open_fds() - before.fds)}")
+        fail(f"the grader leaked descriptors: {describe_fds(open_fds() - before.fds)}")
+    if cached_fixture_fds() > 32:
+        fail(f"the runner's cache of fixture inputs grew past its bound: {cached_fixture_fds()} memfds")
     # Files.
     owned = files_owned_by(pool.uids)
     if owned:

@@ -11,7 +11,6 @@ array within the limits. The last test also drives the real sandbox.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from typing import Any
@@ -36,9 +35,7 @@ def encode(frame: Frame) -> bytes:
     if kind == "J":
         return wire.frame(wire.JSON, json.dumps(value).encode())
     if kind == "A":
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, value, allow_pickle=False)
-        return wire.frame(wire.ARRAY, buf.getvalue())
+        return wire.array_frame(value)
     return value
 
 

@@ -47,7 +47,7 @@ class InlineRunner:
         """Run the calls like the child process would, and collect the outcomes."""
         with self._lock:
             self.runs += 1
-            request = harness.encode_request(source, functions, [(c.function, list(c.args)) for c in calls])
+            request = harness.encode_request(source, functions, [c.encoded for c in calls])
             out = io.BytesIO()
             harness.serve(harness.read_request(io.BytesIO(request)), out)
         collector = OutcomeCollector(calls)

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
-from grader.db.models import Extension, Lab, Submission
+from grader.db.models import Extension, FixtureResult, Lab, Submission
 from grader.web.api import bp
 from grader.web.db import get_db, get_services
 from grader.web.filters import iso
@@ -37,6 +38,20 @@ ERRORS = {
 HIDDEN_FIELDS = ("name", "category", "visibility", "status", "score", "max_score", "feedback")
 #: Further detail of public and randomised fixtures' results.
 VISIBLE_DETAIL = ("description", "inputs", "expected", "got", "max_abs_error", "max_rel_error", "seed")
+#: What a submission document shows of each fixture result (read as plain rows, not ORM objects).
+RESULT_COLUMNS = (
+    FixtureResult.name,
+    FixtureResult.category,
+    FixtureResult.visibility,
+    FixtureResult.passed,
+    FixtureResult.score,
+    FixtureResult.max_score,
+    FixtureResult.feedback,
+    FixtureResult.function,
+    FixtureResult.stage,
+    FixtureResult.elapsed,
+    FixtureResult.detail,
+)
 ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(value["array"], dtype=value["dtype"]).'
 
 
@@ -56,7 +71,10 @@ def json_safe(value: Any) -> Any:
 
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response (never NaN or Infinity in the body)."""
-    body = json.dumps(json_safe(data), allow_nan=False, ensure_ascii=False)
+    try:  # almost always already strict JSON: skip the copy
+        body = json.dumps(data, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError):
+        body = json.dumps(json_safe(data), allow_nan=False, ensure_ascii=False)
     return Response(body + "\n", status=status, mimetype="application/json", headers=headers)
 
 
@@ -146,9 +164,20 @@ def result_document(result: Any, full: bool) -> dict[str, Any]:
     return {**base, "function": result.function, **{key: detail.get(key) for key in VISIBLE_DETAIL}}
 
 
-def submission_document(submission: Submission, full: bool) -> dict[str, Any]:
-    """A submission as the API shows it (``full``: the instructor view)."""
+def result_rows(session: Any, submission_id: int) -> list[Any]:
+    """The submission's fixture results, in fixture order, as rows of :data:`RESULT_COLUMNS`."""
+    query = select(*RESULT_COLUMNS).where(FixtureResult.submission_id == submission_id).order_by(FixtureResult.position)
+    return list(session.execute(query).all())
+
+
+def submission_document(submission: Submission, full: bool, results: list[Any] | None = None) -> dict[str, Any]:
+    """A submission as the API shows it (``full``: the instructor view).
+
+    ``results`` are its fixture results (:func:`result_rows`); by default, ``submission.results``.
+    """
     graded = submission.status == "graded"
+    if results is None and graded:
+        results = submission.results
     document: dict[str, Any] = {
         "id": submission.id,
         "lab": submission.lab_id,
@@ -163,7 +192,7 @@ def submission_document(submission: Submission, full: bool) -> dict[str, Any]:
         "seed": submission.seed,
         "submission_error": submission.submission_error if graded else None,
         "url": url_for("api.submission", submission_id=submission.id, _external=True),
-        "tests": [result_document(r, full) for r in submission.results] if graded else [],
+        "tests": [result_document(r, full) for r in results or ()] if graded else [],
     }
     if full:
         user = submission.user
@@ -292,8 +321,14 @@ def create_submission(lab_id: str) -> Response:
 @api_login_required
 def submission(submission_id: int) -> Response:
     """A submission and its results: your own (students), any (instructors)."""
-    found = get_db().get(Submission, submission_id)
+    db = get_db()
     full = _is_instructor()
+    # Polled while grading runs: never load the source, nor what only instructors see.
+    query = select(Submission).where(Submission.id == submission_id).options(defer(Submission.source))
+    if not full:
+        query = query.options(defer(Submission.output), defer(Submission.error))
+    found = db.scalar(query)
     if found is None or (not full and found.user_id != g.account.id):
         return api_error(404, f"There is no submission {submission_id}.")
-    return respond(submission_document(found, full))
+    results = result_rows(db, found.id) if found.status == "graded" else []
+    return respond(submission_document(found, full, results))

@@ -81,7 +81,8 @@ def _bucket(session: Session, seconds: int) -> Any:
     """The submission's bucket number: whole ``seconds`` since the epoch."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.date_part("epoch", Submission.submitted_at) / seconds), Integer)
-    return cast(func.strftime("%s", Submission.submitted_at), Integer) / seconds
+    # ``//``: SQLAlchemy renders ``/`` as true division (``/ (? + 0.0)``), which would group by the second
+    return cast(func.strftime("%s", Submission.submitted_at), Integer) // seconds
 
 
 def timeline_window(lab: Lab, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.timedelta]:

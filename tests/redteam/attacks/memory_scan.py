@@ -3,11 +3,11 @@
 No ctypes, no /proc: NumPy raw pointers and a pipe (``write(2)`` fails with EFAULT on
 unmapped pages instead of crashing) read every page around the heap, arenas and array
 buffers. It looks for secret-looking strings and for the float64 bit patterns of
-values the test names by hash only (``(bits * A mod 2**64) >> 20``, so that no expected
-value is ever in this process because of the test): expected results, inputs only the
-shown fixtures have, inputs only the hidden ones have. Returns ``[expected hits,
-shown-input hits, hidden-input hits, pages read]``; prints what follows each
-secret-looking string.
+values the test names by hash only (``(bits * A mod 2**64) >> 8``, so that no expected
+value is ever in this process because of the test), at every byte offset, aligned or
+not: expected results, inputs only the shown fixtures have, inputs only the hidden
+ones have. Returns ``[expected hits, shown-input hits, hidden-input hits, pages
+read]``; prints what follows each secret-looking string.
 """
 
 import gc
@@ -24,30 +24,37 @@ _DONE = []
 
 
 def _pages(limit):
-    bases = set()
+    # Array buffers first (the inputs arrive mapped, away from the heap), then the
+    # heap and arenas around every object, up to the limit.
+    arrays, objects = set(), set()
     for obj in gc.get_objects():
-        bases.add(id(obj) & ~0xFFFFF)
+        objects.add(id(obj) & ~0xFFFFF)
         for item in obj if type(obj) in (list, tuple) else ():
             if type(item) is np.ndarray:
-                bases.add(item.__array_interface__["data"][0] & ~0xFFFFF)
-    pages = set()
-    for base in sorted(bases):
+                arrays.add(item.__array_interface__["data"][0] & ~0xFFFFF)
+    pages = []
+    seen = set()
+    for base in [*sorted(arrays), *sorted(objects - arrays)]:
         for offset in range(-(1 << 20), 2 << 20, PAGE):
-            if base + offset > 0:
-                pages.add(base + offset)
+            if base + offset > 0 and base + offset not in seen:
+                seen.add(base + offset)
+                pages.append(base + offset)
         if len(pages) * PAGE > limit:
             break
-    return sorted(pages)
+    return pages
 
 
 def _search(batch, multiplier, groups, hits, contexts):
     data = b"".join(batch)
-    words = np.frombuffer(data, dtype=np.uint64)
-    hashed = (words * multiplier) >> np.uint64(20)
-    for index, targets in enumerate(groups):
-        if targets.size:
-            at = np.searchsorted(targets, hashed).clip(0, targets.size - 1)
-            hits[index] += int(np.count_nonzero(targets[at] == hashed))
+    # Every byte offset: values need not be 8-byte aligned (the inputs arrive in a
+    # packed stream, for one).
+    for shift in range(8):
+        words = np.frombuffer(data, dtype=np.uint64, offset=shift, count=(len(data) - shift) // 8)
+        hashed = (words * multiplier) >> np.uint64(8)
+        for index, targets in enumerate(groups):
+            if targets.size:
+                at = np.searchsorted(targets, hashed).clip(0, targets.size - 1)
+                hits[index] += int(np.count_nonzero(targets[at] == hashed))
     for pattern in PATTERNS:
         at = data.find(pattern)
         while at >= 0 and len(contexts) < 200:
