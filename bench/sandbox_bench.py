@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", type=int, default=None, help="submissions through SubprocessRunner (default: -n)")
     parser.add_argument("--jobs", type=int, default=2, help="grading threads per slot for throughput (default 2)")
     parser.add_argument("--warm", type=int, default=10, help="warm-up submissions per runner (default 10)")
+    parser.add_argument("--prefault", action="store_true", help="spares prefault while they wait (off by default)")
     args = parser.parse_args(argv)
 
     from grader.sandbox import SandboxRunner, SandboxUnavailable
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: dict[str, float] = {}
     try:
-        with SandboxRunner() as runner:
+        with SandboxRunner(prefault=args.prefault) as runner:
             started = time.perf_counter()
             runner.start()
             print(f"  fork server start-up: {(time.perf_counter() - started) * 1000:.0f} ms")
@@ -199,14 +200,14 @@ def main(argv: list[str] | None = None) -> int:
             trusted = grader_side(runner, lab, source, args.n)
             figures["grader_p50"] = percentile(trusted, 50)
             print(f"\ntrusted grader alone (replayed runs)     {ms(trusted)}   (fixtures + reference + comparison)")
-        with SandboxRunner(slots=1) as runner:
+        with SandboxRunner(slots=1, prefault=args.prefault) as runner:
             runner.start()
             latency(runner, lab, source, args.n, args.warm, "sandbox, 1 slot (the two runs one after the other)")
             print(f"\nsandbox throughput (lossgrader grade path, {args.jobs} threads per slot)")
             sequential(runner, lab, [source] * args.warm)
             figures["thr1"] = throughput(runner, lab, sources, args.jobs * 1)
             print(f"  1 slot   {figures['thr1']:8.1f} submissions/s   ({args.jobs} threads)")
-        with SandboxRunner(slots=2) as runner:
+        with SandboxRunner(slots=2, prefault=args.prefault) as runner:
             runner.start()
             sequential(runner, lab, [source] * args.warm)
             figures["thr2"] = throughput(runner, lab, sources, args.jobs * 2)

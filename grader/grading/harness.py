@@ -162,7 +162,11 @@ def unchanged(before: Any, after: Any) -> bool:
             isinstance(after, np.ndarray)
             and before.shape == after.shape
             and before.dtype == after.dtype
-            and bool(np.array_equal(before, after, equal_nan=before.dtype.kind == "f"))
+            # The plain comparison first: equal_nan makes it some 20 times slower.
+            and bool(
+                np.array_equal(before, after)
+                or (before.dtype.kind in "fc" and np.array_equal(before, after, equal_nan=True))
+            )
         )
     return _same_plain(before, after)
 

@@ -516,7 +516,7 @@ class SandboxRunner:
         *,
         spares: int | None = None,
         tmp_bytes: int = 8 << 20,
-        prefault: bool = True,
+        prefault: bool = False,
         uid_base: int | None = None,
         python: str | None = None,
         audit_hook: bool = True,
@@ -529,9 +529,11 @@ class SandboxRunner:
             slower).
         tmp_bytes: size of each run's private /tmp (files are also capped by
             ``RunLimits.file_bytes``).
-        prefault: spares run the harness on a made-up request while they wait, so
-            that copy-on-write happens before the job rather than during it (lower
-            latency, a little more CPU per run).
+        prefault: spares run the harness on a made-up request and touch heap while
+            they wait, so that copy-on-write happens before the job. Off by default:
+            measured on 2 cores it costs about 4 ms of CPU per run and, because spares
+            are refilled while other runs work, made submissions slower, not faster
+            (``bench/sandbox_bench.py --prefault`` compares).
         uid_base: first of this runner's uids; by default a free block from 60000 is
             claimed with a lock file, so that runners never share uids.
         audit_hook: False drops the friendly messages (the walls stay); for probing

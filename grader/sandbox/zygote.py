@@ -412,7 +412,7 @@ class Zygote:
         self.free_uids: deque[int] = deque(range(first, first + count))
         self.spare_target = int(config.get("spares", 1))
         self.tmp_bytes = int(config.get("tmp_bytes", 8 << 20))
-        self.prefault = bool(config.get("prefault", True))
+        self.prefault = bool(config.get("prefault", False))
         self.spares: deque[_Spare] = deque()
         self.runs: dict[int, _Run] = {}
         self.dying: dict[int, int] = {}  # retired spares: pid -> uid

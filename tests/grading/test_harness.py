@@ -134,6 +134,10 @@ def test_lists_passed_in_keep_ints_and_mutation_of_lists_is_seen() -> None:
 
 def test_unchanged_compares_exactly() -> None:
     assert harness.unchanged(np.array([1.0, np.nan]), np.array([1.0, np.nan]))
+    assert not harness.unchanged(np.array([1.0, np.nan]), np.array([np.nan, 1.0]))
+    assert not harness.unchanged(np.array([1.0, np.nan]), np.array([1.5, np.nan]))
+    assert not harness.unchanged(np.ones((2, 3)), np.ones((3, 2)))
+    assert harness.unchanged(np.arange(6), np.arange(6))
     assert not harness.unchanged(np.array([1.0]), np.array([1.0], dtype=np.float32))
     assert not harness.unchanged([1, 2], [1.0, 2.0])
     assert harness.unchanged([[1, 2]], [[1, 2]])

@@ -149,8 +149,8 @@ def test_runners_claim_disjoint_uid_blocks() -> None:
         assert first.uids[0] >= 60000 and first.uids[-1] < 65534
 
 
-@pytest.mark.parametrize("options", [{"spares": 0}, {"prefault": False}], ids=["no-spares", "no-prefault"])
-def test_without_spares_or_prefaulting_runs_are_the_same(options) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("options", [{"spares": 0}, {"prefault": True}], ids=["no-spares", "prefault"])
+def test_without_spares_or_with_prefaulting_runs_are_the_same(options) -> None:  # type: ignore[no-untyped-def]
     from grader.sandbox import SandboxRunner
 
     source = "import os\ndef f(a):\n    print('tail without newline', end='')\n    return [os.getpid(), a * 2]\n"
