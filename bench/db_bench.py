@@ -8,7 +8,9 @@ database, then times, side by side:
 * the students × labs gradebook (``grader.service.gradebook.gradebook``), target ≤ 100 ms;
 * the per-fixture pass rates of one lab (``pass_rates``), target ≤ 200 ms;
 * the Canvas CSV export to a file (``export_canvas``), target ≤ 1 s;
-* the long CSV export (``export_long``), for information.
+* the long CSV export (``export_long``), for information;
+* the instructor's dashboard and grade matrix pages, whole requests through the Flask
+  app (server time, no network), target ≤ 300 ms.
 
 and prints the median and 95th percentile of ``--runs`` runs (after two warm-up runs)
 with PASS/FAIL against the targets. Exit status 1 if a target is missed.
@@ -403,6 +405,55 @@ def time_operations(database: str, engine: Engine, size: Size, runs: int, workdi
     return measures
 
 
+class _NoDispatch:
+    """The pages never grade: nothing to dispatch."""
+
+    def dispatch(self, submission_id: int) -> None:
+        raise AssertionError(f"the benchmark dispatched submission {submission_id}")
+
+
+def time_pages(database: str, url: str, runs: int) -> list[Measure]:
+    """Server time of the instructor's dashboard and grade matrix pages (Flask test
+    client: the whole request — routing, sign-in check, queries, templates — without a
+    network), signed in as an instructor through the login form."""
+    import re
+
+    from grader.config import Config
+    from grader.grading.runner import SubprocessRunner
+    from grader.service.context import open_services
+    from grader.service.users import create_user
+    from grader.web import create_app
+
+    password = "bench instructor password"
+    config = Config(database_url=url, secret_key="bench", instance_path=tempfile.mkdtemp(prefix="lossgrader-bench-"))
+    services = open_services(config, migrate=False, dispatcher=_NoDispatch(), runner_factory=SubprocessRunner)
+    try:
+        with services.sessions() as s, s.begin():
+            if s.scalar(text("SELECT id FROM users WHERE username = 'bench-instructor'")) is None:
+                create_user(s, "bench-instructor", "instructor", password=password)
+        app = create_app({"LOSSGRADER": config, "SERVICES": services, "RATELIMIT_ENABLED": False})
+        client = app.test_client()
+        form = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        account = {"username": "bench-instructor", "password": password, "csrf_token": token}
+        signed_in = client.post("/login", data=account)
+        assert signed_in.status_code == 302, signed_in.status_code
+        measures = []
+        for name, path in (("dashboard page", "/instructor/"), ("grade matrix page", "/instructor/gradebook")):
+            times = []
+            for run in range(runs + 2):
+                t0 = time.perf_counter()
+                response = client.get(path)
+                elapsed = (time.perf_counter() - t0) * 1000
+                assert response.status_code == 200, (path, response.status_code)
+                if run >= 2:
+                    times.append(elapsed)
+            measures.append(Measure(database, name, 300.0, times))
+        return measures
+    finally:
+        services.close()
+
+
 def explain(engine: Engine, size: Size) -> None:
     """Print the query plans of the gradebook and pass-rate queries."""
     from sqlalchemy.dialects import postgresql, sqlite
@@ -507,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                 explain(engine, size)
             measures.extend(time_operations(name, engine, size, args.runs, workdir))
             engine.dispose()
+            measures.extend(time_pages(name, url, args.runs))
     finally:
         if not args.keep and not args.reuse:
             if any(name == "postgresql" for name, _ in databases):

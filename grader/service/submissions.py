@@ -640,10 +640,7 @@ def regrade(
             if getattr(lab, key) != value:
                 setattr(lab, key, value)
         query = (
-            select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
-            .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
-            .add_columns(Submission.source)
-            .join(User, User.id == Submission.user_id)
+            _regrade_rows()
             .where(Submission.lab_id == lab_id, Submission.status.in_(("graded", "error")))
             .order_by(Submission.id)
         )
@@ -668,6 +665,35 @@ def regrade(
             if progress:
                 progress(len(changes), total)
     return changes
+
+
+def regrade_submission(services: Services, submission_id: int, actor: str = "cli") -> RegradeChange | None:
+    """Regrade one submission now, as :func:`regrade` does for each of a lab's.
+
+    None if it is still queued or running (its grading will use the current lab);
+    LookupError if there is no such submission.
+    """
+    with services.sessions() as session:
+        row = session.execute(_regrade_rows().where(Submission.id == submission_id)).one_or_none()
+    if row is None:
+        raise LookupError(f"no submission {submission_id}")
+    if row.status not in ("graded", "error"):
+        return None
+    try:
+        definition = find_lab(row.lab_id)
+    except LabError as exc:
+        raise LookupError(str(exc)) from None
+    return _regrade_one(services, definition, row, _runner_for(services), actor)
+
+
+def _regrade_rows() -> Any:
+    """What regrading needs of a submission, joined with its student's username."""
+    return (
+        select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
+        .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
+        .add_columns(Submission.source, Submission.lab_id)
+        .join(User, User.id == Submission.user_id)
+    )
 
 
 def _regrade_one(services: Services, definition: LabDefinition, row: Any, runner: Runner, actor: str) -> RegradeChange:

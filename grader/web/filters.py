@@ -120,7 +120,15 @@ def _markdown() -> Any:
     # CommonMark with tables and strikethrough; raw HTML in handouts is shown as text, not run.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
+    md.core.ruler.push("nest_headings", _nest_headings)
     return md
+
+
+def _nest_headings(state: Any) -> None:
+    """One level down (``#`` → ``<h2>``): a handout sits under its page's own ``<h1>``."""
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
 
 
 @lru_cache(maxsize=64)

@@ -20,6 +20,7 @@ from grader.service.submissions import (
     grade_submission,
     recompute_scores,
     regrade,
+    regrade_submission,
     submit,
 )
 
@@ -430,6 +431,25 @@ def test_regrade_turns_grader_errors_into_grades(make_services: ServicesFactory)
     assert [(c.old_status, c.new_status, c.new_score) for c in changes] == [("error", "graded", 25.0)]
     score = score_of(services, user)
     assert score is not None and score.final == 25.0
+
+
+def test_regrade_submission_regrades_one_and_leaves_queued_ones(make_services: ServicesFactory) -> None:
+    services = make_services(runner=FailingRunner(), max_grading_attempts=1)
+    user = add_user(services)
+    failed = submit(services, user, LAB, CORRECT)
+    grade_submission(services, failed.id)
+    queued = submit(services, user, LAB, WRONG)
+    services._runner = InlineRunner()
+    change = regrade_submission(services, failed.id, actor="web:prof")
+    assert change is not None and (change.old_status, change.new_status, change.new_score) == ("error", "graded", 25.0)
+    assert get_submission(services, failed.id).status == "graded"
+    assert regrade_submission(services, queued.id) is None  # its own grading will come
+    assert get_submission(services, queued.id).status == "queued"
+    with services.sessions() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "regrade")).one()
+    assert (event.submission_id, event.actor_label) == (failed.id, "web:prof")
+    with pytest.raises(LookupError, match="no submission"):
+        regrade_submission(services, 10_000)
 
 
 def test_sync_labs_keeps_course_policy(services: Services) -> None:

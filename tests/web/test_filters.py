@@ -63,8 +63,9 @@ def test_when_and_points():
 
 
 def test_markdown_renders_commonmark_and_tables():
-    html = markdown("# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n`code` and *em*")
-    assert "<h1>Title</h1>" in html
+    html = markdown("# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n`code` and *em*\n\n###### Six")
+    assert "<h2>Title</h2>" in html and "<h1" not in html  # under the page's own h1
+    assert "<h6>Six</h6>" in html
     assert "<table>" in html
     assert "<code>code</code>" in html
 

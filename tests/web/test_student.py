@@ -97,6 +97,7 @@ def test_extension_moves_the_students_due_date(student_client, services, student
 def test_lab_page(student_client):
     html = text(student_client.get("/labs/lab01-mse"))
     assert "<h1>Lab01: MSE" in html or "Lab01" in html
+    assert html.count("<h1") == 1  # the handout's own title is a level down
     assert "<strong><code>mean_squared_error(y, t)</code></strong>" in html  # Markdown rendered
     assert "lossgrader check my_lab01_mse.py --lab lab01-mse" in html
     assert 'href="/labs/lab01-mse/public-fixtures.json"' in html

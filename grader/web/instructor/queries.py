@@ -219,26 +219,3 @@ def revoke_extension(session: Session, extension: Extension, actor: str, actor_i
     session.delete(extension)
     session.flush()
     recompute_scores(session, lab_id, user_id=user_id)
-
-
-def regrade_submission(services: Any, submission_id: int, actor: str) -> Any:
-    """Regrade one graded (or errored) submission now; a :class:`RegradeChange`, or None if it is not done yet.
-
-    The service regrades whole labs or students; this reuses its per-submission step.
-    """
-    from grader.grading.lab import find_lab
-    from grader.service.submissions import _regrade_one, _runner_for
-
-    with services.sessions() as session:
-        row = session.execute(
-            select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
-            .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
-            .add_columns(Submission.source, Submission.lab_id)
-            .join(User, User.id == Submission.user_id)
-            .where(Submission.id == submission_id)
-        ).one_or_none()
-    if row is None:
-        raise LookupError(f"no submission {submission_id}")
-    if row.status not in ("graded", "error"):
-        return None
-    return _regrade_one(services, find_lab(row.lab_id), row, _runner_for(services), actor)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from grader.db.models import COUNTING, LATE_POLICIES, Extension, Lab, Score, Submission, User, utcnow
+from grader.service import submissions
 from grader.web.db import get_db, get_services
 from grader.web.instructor import bp, charts, queries
 
@@ -168,7 +169,7 @@ def regrade_submission(submission_id: int) -> Any:
     back = url_for("instructor.student", user_id=found.user_id, _anchor=f"submission-{found.id}")
     db.close()
     try:
-        change = queries.regrade_submission(get_services(), submission_id, actor())
+        change = submissions.regrade_submission(get_services(), submission_id, actor())
     except Exception as exc:  # the grader or sandbox is unavailable
         return _regrade_failure(exc, back)
     if change is None:
