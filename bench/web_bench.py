@@ -312,6 +312,7 @@ def main() -> int:
     parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn worker (serve --threads)")
     parser.add_argument("--grading-threads", type=int, default=2, help="LOSSGRADER_WORKERS: in-process graders")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for grading after submitting")
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between status polls")
     parser.add_argument("--target", type=float, default=50.0, help="submissions/s needed to PASS")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, serve.log)")
     args = parser.parse_args()
@@ -337,7 +338,7 @@ def main() -> int:
         submit_seconds = submit_all(url, tokens, args.submissions, args.concurrency, tally)
         accepted = len(tally.accepted)
         print(f"accepted {accepted} in {submit_seconds:.2f} s ({accepted / submit_seconds:.1f}/s accepted)")
-        poll_until_done(tally, args.timeout, interval=1.0, concurrency=4)
+        poll_until_done(tally, args.timeout, interval=args.poll_interval, concurrency=4)
         cpu_after = cpu_times()
         server_after = process_cpu(process.pid)
         client_cpu = time.process_time() - client_before
