@@ -58,35 +58,38 @@ def grade(
         runner=type(runner).__name__,
         visibilities=tuple(visibilities),
     )
-    try:
-        concrete = fixtures.build(lab, tuple(visibilities), seed)
-    except Exception as exc:  # a broken lab is the grader's problem, not the student's
-        result.status, result.error = STATUS_ERROR, f"the lab's fixtures could not be built: {exc}"
-        return result
-
-    checked = check_source(source)
-    if checked.problem:
-        result.submission_error = checked.problem
-        result.tests = [_untested(f, f"not run: {checked.problem}") for f in concrete]
-        result.execution_time = time.perf_counter() - started
-        return result
-
-    assert checked.text is not None
     names = [f.name for f in lab.functions]
-    shown = [f for f in concrete if f.spec.visibility != "hidden"]
-    hidden = [f for f in concrete if f.spec.visibility == "hidden"]
-    groups = [g for g in (shown, hidden) if g]
-    # The runs are independent processes: the second starts at once (a slot of its
-    # own if the runner has one free) while the first runs and is compared.
-    reports: list[Future[RunReport]] = [
-        _executor().submit(_run, runner, checked.text, names, g, lab) for g in groups[1:]
-    ]
+    checked = check_source(source)
+    future: Future[RunReport] | None = None
     verdicts: dict[str, TestResult] = {}
     outputs = []
     try:
-        for position, group in enumerate(groups):
+        try:
+            # The hidden fixtures are built once per lab and their run is the longest:
+            # it starts first, while the rest (randomised inputs, the reference) is built.
+            hidden = fixtures.build(lab, tuple(v for v in visibilities if v == "hidden"), seed)
+            if hidden and not checked.problem:
+                assert checked.text is not None
+                future = _executor().submit(_run, runner, checked.text, names, hidden, lab)
+            concrete = fixtures.build(lab, tuple(visibilities), seed)
+        except Exception as exc:  # a broken lab is the grader's problem, not the student's
+            result.status, result.error = STATUS_ERROR, f"the lab's fixtures could not be built: {exc}"
+            return result
+        if checked.problem:
+            result.submission_error = checked.problem
+            result.tests = [_untested(f, f"not run: {checked.problem}") for f in concrete]
+            result.execution_time = time.perf_counter() - started
+            return result
+        assert checked.text is not None
+        shown = [f for f in concrete if f.spec.visibility != "hidden"]
+        for group in (shown, hidden):
+            if not group:
+                continue
             try:
-                report = _run(runner, checked.text, names, group, lab) if position == 0 else reports[0].result()
+                if group is hidden and future is not None:
+                    report = future.result()
+                else:
+                    report = _run(runner, checked.text, names, group, lab)
             except Exception as exc:  # the runner itself failed: not the student's fault
                 result.status = STATUS_ERROR
                 result.error = f"the runner failed: {type(exc).__name__}: {exc}"
@@ -102,9 +105,8 @@ def grade(
             for fixture, outcome in zip(group, report.outcomes, strict=True):
                 verdicts[fixture.spec.name] = _verdict(lab, fixture, outcome, checked.defined, load_message)
     finally:
-        for future in reports:
-            if not future.cancel():
-                future.exception()  # wait for it: no run outlives this call
+        if future is not None and not future.cancel():
+            future.exception()  # wait for it: no run outlives this call
     result.tests = [verdicts[f.spec.name] for f in concrete]
     result.output = "".join(outputs)
     result.execution_time = time.perf_counter() - started

@@ -411,6 +411,7 @@ class Zygote:
             raise ValueError(f"refusing uids {first}..{first + count - 1}")
         self.free_uids: deque[int] = deque(range(first, first + count))
         self.spare_target = int(config.get("spares", 1))
+        self.last_job = 0.0  # time.monotonic() of the last job handed over
         self.tmp_bytes = int(config.get("tmp_bytes", 8 << 20))
         self.prefault = bool(config.get("prefault", False))
         self.spares: deque[_Spare] = deque()
@@ -547,8 +548,12 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         while True:
-            idle = self._want_spare()
-            ready, _, _ = select.select([self.control, self.wake_r], [], [], 0 if idle else None)
+            timeout = None
+            if self._want_spare():
+                # A submission's runs come in pairs: wait a moment for the second before
+                # forking a spare, which would hold it up for a millisecond or two.
+                timeout = max(0.0, self.last_job + SPARE_PAUSE - time.monotonic())
+            ready, _, _ = select.select([self.control, self.wake_r], [], [], timeout)
             if not ready:
                 self._add_spare()
                 continue
@@ -586,6 +591,7 @@ class Zygote:
                 self._retire(spare)  # it died meanwhile
             else:
                 raise RuntimeError(f"no sandbox child could be prepared: {self.spare_error}")
+            self.last_job = time.monotonic()
             self.runs[spare.pid] = _Run(spare.uid, fds[5], spare.init_sock)
             fds[5] = -1
             try:
@@ -842,6 +848,8 @@ class Zygote:
         os._exit(code)
 
 
+#: Seconds after a job before spares are refilled (see ``serve_forever``).
+SPARE_PAUSE = 0.003
 #: Heap each spare touches ahead of its job (see :func:`_keep_heap`).
 PREFAULT_HEAP_BYTES = 16 << 20
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
