@@ -524,9 +524,9 @@ class SandboxRunner:
     ) -> None:
         """
         slots: runs at a time (default: the number of CPUs).
-        spares: isolated children kept ready (default: ``min(slots + 1, 4)``: a
-            submission's two runs find two; 0 makes each run fork its own, about 6 ms
-            slower).
+        spares: isolated children kept ready (default: ``min(2 * slots, 4)``: a
+            submission's two runs find two, and two more are made while no run is
+            going; 0 makes each run fork its own, about 6 ms slower).
         tmp_bytes: size of each run's private /tmp (files are also capped by
             ``RunLimits.file_bytes``).
         prefault: spares run the harness on a made-up request and touch heap while
@@ -540,7 +540,7 @@ class SandboxRunner:
             the real protections, not for grading.
         """
         self.slots = slots or os.cpu_count() or 1
-        self.spares = min(self.slots + 1, 4) if spares is None else spares
+        self.spares = min(2 * self.slots, 4) if spares is None else spares
         self.tmp_bytes = tmp_bytes
         self.prefault = prefault
         # Every run, spare and not-yet-reaped run has a uid of its own.

@@ -613,7 +613,11 @@ class Zygote:
                     os.close(fd)
 
     def _want_spare(self) -> bool:
-        return len(self.spares) < self.spare_target and bool(self.free_uids) and self.spare_failures < 3
+        if not (len(self.spares) < self.spare_target and self.free_uids and self.spare_failures < 3):
+            return False
+        # While runs are going, refill only below a pair of spares: making one takes a
+        # CPU that the runs would otherwise have (on two cores, a few ms per submission).
+        return not self.runs or len(self.spares) < SPARES_WHILE_BUSY
 
     def _add_spare(self) -> None:
         uid = self.free_uids.popleft()
@@ -850,6 +854,8 @@ class Zygote:
 
 #: Seconds after a job before spares are refilled (see ``serve_forever``).
 SPARE_PAUSE = 0.003
+#: Spares kept even while runs are going: a submission's two runs (see ``_want_spare``).
+SPARES_WHILE_BUSY = 2
 #: Heap each spare touches ahead of its job (see :func:`_keep_heap`).
 PREFAULT_HEAP_BYTES = 16 << 20
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
