@@ -338,8 +338,10 @@ def test_runner_failure_is_retried_then_an_error_not_a_zero(make_services: Servi
     assert stored.status == "error" and stored.grading_attempts == 3 and stored.score is None
     assert stored.error is not None and stored.error.startswith("grading failed 3 times; last error:")
     assert "sandbox exploded" in stored.error
+    runs = runner.runs  # 3 to 6: a grading's two runs start together, and the second may not be cancelled in time
+    assert 3 <= runs <= 6
     grade_submission(services, submission.id)  # out of attempts: nothing more happens
-    assert runner.runs == 3
+    assert runner.runs == runs
     assert result_rows(services, submission.id) == 0
     assert score_of(services, user) is None  # no zero in the gradebook
 
