@@ -322,6 +322,21 @@ def test_without_the_audit_hook_the_jail_is_read_only(pool, before, grader_secre
     aftermath(pool, before, grader_secrets.marker)
 
 
+def test_the_shared_fixture_inputs_cannot_be_changed(pool, before, grader_secrets) -> None:
+    # The lab itself, not a copy: the honest submission of the aftermath then reads the
+    # very same sealed memory file of hidden inputs that the attack had mapped.
+    graded = run_attack(pool, grader_secrets, "fixture_tamper", lab=find_lab(LAB_ID))
+    for run in (graded.shown, graded.hidden):
+        flag, result, errno, copied = run.report.outcomes[0].value.tolist()
+        assert flag == 0.0  # NumPy: the view of a read-only buffer stays read-only
+        assert (result, errno) == (-1.0, 13.0)  # mprotect: EACCES on a write-sealed file
+        assert copied == 14.0  # readv into the page: EFAULT
+    for test in graded.result.tests:
+        if test.function == "softmax_cross_entropy":
+            assert test.score == 0 and "signal 11" in test.message, test.message
+    aftermath(pool, before, grader_secrets.marker)  # the next submission: full marks
+
+
 def test_tmp_carries_nothing_from_one_run_to_the_next(pool, before, grader_secrets) -> None:
     runs = [run_attack(pool, grader_secrets, "tmp_relay") for _ in range(2)]
     seen = [o.value.tolist() for graded in runs for run in graded.runs for o in run.report.outcomes]
