@@ -1,8 +1,8 @@
 """Fixtures for the red-team suite: secrets in the grader's environment, one shared pool.
 
 The suite needs what the sandbox needs (Linux, root, pyseccomp); on such a machine it
-must run, not skip: set ``LOSSGRADER_REDTEAM_REQUIRED=1`` to fail instead of skipping
-where the sandbox is missing.
+must run, not skip: in CI on Linux, or with ``LOSSGRADER_REDTEAM_REQUIRED=1``, a missing
+sandbox fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import SANDBOX_OK, UID_BASE
+from tests.sandbox.conftest import SANDBOX_OK, SANDBOX_REQUIRED, UID_BASE
 
 #: This suite's block of uids (tests/sandbox uses UID_BASE + 0 .. + 319).
 REDTEAM_UID_BASE = UID_BASE + 384
@@ -26,7 +26,7 @@ REDTEAM_UID_BASE = UID_BASE + 384
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SANDBOX_OK:
         return
-    if os.environ.get("LOSSGRADER_REDTEAM_REQUIRED") == "1":
+    if SANDBOX_REQUIRED:
         raise pytest.UsageError("the red-team suite must run here, but the sandbox (Linux, root, pyseccomp) is missing")
     here = Path(__file__).parent
     mark = pytest.mark.skip(reason="the sandbox needs Linux, root and pyseccomp")
