@@ -111,7 +111,7 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
     hidden = lab.fixtures_by("hidden")
     if as_json:
         view = result.student_view()
-        view["hidden_fixtures_on_server"] = len(hidden)
+        view["hidden_fixtures_on_server"] = None if lab.withheld and not hidden else len(hidden)
         click.echo(json.dumps(json_safe(view), indent=2, allow_nan=False))
     else:
         _print_result(result, file, details=True)
@@ -121,6 +121,8 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
                 f"The server will also run {len(hidden)} hidden fixtures ({points} points): "
                 "you will see their names and whether they passed."
             )
+        elif lab.withheld:
+            out.print("The server will also run hidden fixtures: you will see their names and whether they passed.")
     if result.status != "graded":
         raise UserError(result.error or "grading failed")
     sys.exit(0 if result.all_passed else 1)

@@ -161,6 +161,15 @@ def test_check_correct_implementation_exits_0_with_full_score(capsys, lab):
     assert "hidden fixtures" in result.out
 
 
+def test_check_works_on_a_students_copy_without_hidden_fixtures(capsys, tmp_path):
+    folder = shutil.copytree(Path(__file__).parent.parent / "labs" / "lab01-mse", tmp_path / "lab01-mse")
+    (folder / "fixtures" / "hidden.toml").unlink()
+    result = invoke(capsys, "check", impl("lab01-mse", CORRECT["lab01-mse"]), "--lab", folder)
+    assert result.code == 0 and "The server will also run hidden fixtures" in result.out
+    graded = invoke(capsys, "grade", impl("lab01-mse", CORRECT["lab01-mse"]), "--lab", folder)
+    assert graded.code == 2 and "has no hidden fixtures" in graded.err and "Traceback" not in graded.err
+
+
 def test_check_wrong_implementation_exits_1_naming_failing_fixtures(capsys):
     result = invoke(capsys, "check", impl("lab01-mse", "wrong_mean.py"), "--lab", "lab01-mse")
     assert result.code == 1

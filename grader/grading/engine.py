@@ -58,6 +58,13 @@ def grade(
         runner=type(runner).__name__,
         visibilities=tuple(visibilities),
     )
+    if "hidden" in visibilities and lab.withheld:
+        result.status = STATUS_ERROR
+        result.error = (
+            f"this copy of {lab.id} has no hidden fixtures ({', '.join(lab.withheld)} not found): "
+            "it can check, not grade"
+        )
+        return result
     names = [f.name for f in lab.functions]
     checked = check_source(source)
     future: Future[RunReport] | None = None

@@ -111,6 +111,9 @@ class Lab:
     version: str
     due: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Hidden fixture files named in lab.toml but absent from this copy (a copy for
+    #: students): such a lab checks public and randomised fixtures but never grades.
+    withheld: tuple[str, ...] = ()
     #: Values derived from this definition and nothing else (built fixed fixtures, say);
     #: a changed lab is a new Lab, with an empty cache.
     cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -310,12 +313,16 @@ def load_lab(path: str | os.PathLike[str]) -> Lab:
     by_name = {f.name: f for f in functions}
 
     fixtures: list[FixtureSpec] = []
+    withheld: list[str] = []
     for index, table in enumerate(top.get("fixture_sets", list)):
         fields = _Fields(table, f"{toml_path} fixture_sets[{index}]")
         file_name = fields.get("file", str)
         visibility = fields.choice("visibility", VISIBILITIES, "public")
         fields.no_unknown()
         if not (path / file_name).is_file():
+            if visibility == "hidden":  # left out of a students' copy on purpose
+                withheld.append(file_name)
+                continue
             raise _fail(fields.where, f"field 'file': {file_name!r} not found")
         fixtures.extend(_load_fixture_file(path / file_name, visibility, by_name))
     top.no_unknown(("extra",))
@@ -339,6 +346,7 @@ def load_lab(path: str | os.PathLike[str]) -> Lab:
         version=lab_version(path, reference_module),
         due=due,
         extra=top.table.get("extra", {}),
+        withheld=tuple(withheld),
     )
 
 

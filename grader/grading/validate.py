@@ -44,6 +44,8 @@ def validate_lab(path: str | Path, seeds: tuple[int, ...] = VALIDATION_SEEDS) ->
         result.problems.append(str(exc))
         return result
     result.lab = lab
+    for name in lab.withheld:  # fine in a students' copy, never on the server
+        result.problems.append(f"{lab.path / 'lab.toml'}: hidden fixture file {name!r} not found")
     if not lab.handout.strip():
         result.problems.append(f"{lab.path / 'handout.md'}: the handout is empty")
     for spec in lab.fixtures:

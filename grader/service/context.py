@@ -189,9 +189,14 @@ def sync_labs(services: Services) -> list[str]:
     definitions = []
     for position, lab_id in enumerate(available_labs(), start=1):
         try:
-            definitions.append((position, find_lab(lab_id)))
+            definition = find_lab(lab_id)
         except LabError as exc:
             log.error("lab %s not synced: %s", lab_id, exc)
+            continue
+        if definition.withheld:  # a students' copy: it would grade without hidden fixtures
+            log.error("lab %s not synced: hidden fixture files missing: %s", lab_id, ", ".join(definition.withheld))
+            continue
+        definitions.append((position, definition))
 
     def work(session: Session) -> list[str]:
         existing = {lab.id: lab for lab in session.scalars(select(Lab).with_for_update())}

@@ -532,3 +532,28 @@ def test_function_is_optional_in_a_single_function_lab(tmp_path: Path) -> None:
 def test_extra_table_is_kept_for_tools(tmp_path: Path) -> None:
     folder = make_lab(tmp_path, {LAB: {"[limits]": '[extra]\ncourse = "ML 101"\n\n[limits]'}})
     assert load_lab(folder).extra == {"course": "ML 101"}
+
+
+# --------------------------------------------------------------------- a students' copy
+
+
+def test_a_copy_without_its_hidden_fixture_file_checks_but_never_grades(lab_copy: Path) -> None:
+    from grader.grading.engine import grade
+    from grader.grading.result import STATUS_ERROR
+    from grader.grading.runner import SubprocessRunner
+
+    (lab_copy / "fixtures" / "hidden.toml").unlink()
+    lab = load_lab(lab_copy)
+    assert lab.withheld == ("fixtures/hidden.toml",)
+    assert lab.fixtures_by("hidden") == [] and lab.fixtures_by("public")
+    source = (Path(__file__).parents[1] / "implementations" / "lab01-mse" / "correct_vectorised.py").read_text()
+    checked = grade(source, lab, 1, runner=SubprocessRunner(), visibilities=("public", "randomised"))
+    assert checked.status == "graded" and checked.all_passed
+    graded = grade(source, lab, 1, runner=SubprocessRunner())
+    assert graded.status == STATUS_ERROR and graded.tests == []
+    assert "has no hidden fixtures (fixtures/hidden.toml not found)" in (graded.error or "")
+
+
+def test_only_hidden_fixture_files_may_be_missing(lab_copy: Path) -> None:
+    (lab_copy / "fixtures" / "randomised.toml").unlink()
+    assert "field 'file': 'fixtures/randomised.toml' not found" in _load_error(lab_copy)

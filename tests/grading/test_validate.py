@@ -199,3 +199,13 @@ def test_fixture_that_cannot_be_built_does_not_hide_the_others(tmp_path: Path) -
     fine = '\n[[fixture]]\nname = "fine"\nargs = [[[0.5, 0.5]], [1]]\n'
     found = validate_lab(classes_lab(tmp_path, TOO_MANY_CLASSES + fine))
     assert found.fixtures_checked >= 1
+
+
+def test_a_missing_hidden_fixture_file_is_a_problem(tmp_path) -> None:
+    import shutil
+
+    folder = shutil.copytree(Path(__file__).parents[2] / "labs" / "lab01-mse", tmp_path / "lab01-mse")
+    (folder / "fixtures" / "hidden.toml").unlink()
+    found = validate_lab(folder)
+    assert not found.ok
+    assert any("hidden fixture file 'fixtures/hidden.toml' not found" in p for p in found.problems)

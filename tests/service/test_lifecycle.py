@@ -454,6 +454,18 @@ def test_regrade_submission_regrades_one_and_leaves_queued_ones(make_services: S
         regrade_submission(services, 10_000)
 
 
+def test_sync_labs_leaves_out_a_lab_without_its_hidden_fixtures(
+    make_services: ServicesFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labs = tmp_path / "labs"
+    for lab_id in ("lab01-mse", "lab02-cross-entropy"):
+        shutil.copytree(Path(__file__).resolve().parents[2] / "labs" / lab_id, labs / lab_id)
+    (labs / "lab02-cross-entropy" / "fixtures" / "hidden.toml").unlink()  # a students' copy
+    monkeypatch.setenv("LOSSGRADER_LABS", str(labs))
+    services = make_services()
+    assert sync_labs(services) == ["lab01-mse"]
+
+
 def test_sync_labs_keeps_course_policy(services: Services) -> None:
     set_policy(services, due_at=T0, max_submissions=5, title="old title", version="0")
     sync_labs(services)
