@@ -267,6 +267,8 @@ def labs() -> None:
     for name in names:
         lab = _lab(name)
         counts = [str(len(lab.fixtures_by(v))) for v in ("public", "hidden", "randomised")]
+        if lab.withheld and counts[1] == "0":
+            counts[1] = "not here"  # a students' copy: the server has them
         table.add_row(
             lab.id,
             escape(lab.title),

@@ -187,7 +187,7 @@ def zygote_config() -> dict[str, Any]:
 
         bpf = policy.compile_filter()
     except (ImportError, RuntimeError, OSError) as exc:  # pyseccomp or libseccomp missing
-        raise SandboxUnavailable(f"seccomp is unavailable ({exc}); pip install 'lossgrader[sandbox]'") from None
+        raise SandboxUnavailable(f"seccomp is unavailable ({exc}); pip install 'lossgrader[server]'") from None
     numpy_dir = os.path.dirname(os.path.abspath(numpy.__file__))
     site = {"numpy": numpy_dir}
     if os.path.isdir(numpy_dir + ".libs"):  # wheels keep OpenBLAS there
