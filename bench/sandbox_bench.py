@@ -167,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", type=int, default=None, help="submissions through SubprocessRunner (default: -n)")
     parser.add_argument("--jobs", type=int, default=2, help="grading threads per slot for throughput (default 2)")
     parser.add_argument("--warm", type=int, default=10, help="warm-up submissions per runner (default 10)")
-    parser.add_argument("--prefault", action="store_true", help="spares prefault while they wait (off by default)")
+    parser.add_argument(
+        "--prefault",
+        choices=("idle", "always", "never"),
+        default="idle",
+        help="when spares warm up while they wait (default: idle, as the service does)",
+    )
     args = parser.parse_args(argv)
 
     from grader.sandbox import SandboxRunner, SandboxUnavailable

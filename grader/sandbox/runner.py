@@ -516,7 +516,7 @@ class SandboxRunner:
         *,
         spares: int | None = None,
         tmp_bytes: int = 8 << 20,
-        prefault: bool = False,
+        prefault: str | bool = "idle",
         uid_base: int | None = None,
         python: str | None = None,
         audit_hook: bool = True,
@@ -529,11 +529,11 @@ class SandboxRunner:
             going; 0 makes each run fork its own, about 6 ms slower).
         tmp_bytes: size of each run's private /tmp (files are also capped by
             ``RunLimits.file_bytes``).
-        prefault: spares run the harness on a made-up request and touch heap while
-            they wait, so that copy-on-write happens before the job. Off by default:
-            measured on 2 cores it costs about 4 ms of CPU per run and, because spares
-            are refilled while other runs work, made submissions slower, not faster
-            (``bench/sandbox_bench.py --prefault`` compares).
+        prefault: when spares run the harness on a made-up request and touch heap, so
+            that copy-on-write and page faults happen before the job instead of during
+            it: ``"idle"`` (default) once no run has gone for 10 ms, so that the work
+            never takes a CPU from a run; ``"always"`` as soon as a spare is made
+            (slower under steady load on two cores); ``"never"``.
         uid_base: first of this runner's uids; by default a free block from 60000 is
             claimed with a lock file, so that runners never share uids.
         audit_hook: False drops the friendly messages (the walls stay); for probing
@@ -542,7 +542,11 @@ class SandboxRunner:
         self.slots = slots or os.cpu_count() or 1
         self.spares = min(2 * self.slots, 4) if spares is None else spares
         self.tmp_bytes = tmp_bytes
+        if isinstance(prefault, bool):  # the older spelling
+            prefault = "always" if prefault else "never"
         self.prefault = prefault
+        if self.prefault not in ("never", "idle", "always"):
+            raise ValueError(f"prefault must be 'never', 'idle' or 'always', not {prefault!r}")
         # Every run, spare and not-yet-reaped run has a uid of its own.
         self.uid_count = 2 * self.slots + self.spares + 8
         self._uid_base = uid_base

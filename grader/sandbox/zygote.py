@@ -381,6 +381,7 @@ class _Spare:
     uid: int
     job_sock: socket.socket  # the student reads its job from the other end
     init_sock: socket.socket  # init writes why its set-up failed, if it did
+    warm: bool = False  # told to warm up (``prefault = "idle"``)
 
 
 @dataclass
@@ -413,7 +414,8 @@ class Zygote:
         self.spare_target = int(config.get("spares", 1))
         self.last_job = 0.0  # time.monotonic() of the last job handed over
         self.tmp_bytes = int(config.get("tmp_bytes", 8 << 20))
-        self.prefault = bool(config.get("prefault", False))
+        self.prefault = _prefault_mode(config.get("prefault", "idle"))
+        self.idle_since = time.monotonic()  # when the last run ended (or we started)
         self.spares: deque[_Spare] = deque()
         self.runs: dict[int, _Run] = {}
         self.dying: dict[int, int] = {}  # retired spares: pid -> uid
@@ -549,13 +551,19 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         while True:
             timeout = None
-            if self._want_spare():
+            want_spare = self._want_spare()
+            if want_spare:
                 # A submission's runs come in pairs: wait a moment for the second before
                 # forking a spare, which would hold it up for a millisecond or two.
                 timeout = max(0.0, self.last_job + SPARE_PAUSE - time.monotonic())
+            elif self._cold_spares():
+                timeout = max(0.0, self.idle_since + WARM_WHEN_IDLE - time.monotonic())
             ready, _, _ = select.select([self.control, self.wake_r], [], [], timeout)
             if not ready:
-                self._add_spare()
+                if want_spare:
+                    self._add_spare()
+                else:
+                    self._warm_spares()
                 continue
             if self.wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
@@ -582,7 +590,7 @@ class Zygote:
             if flags & socket.MSG_CTRUNC or len(fds) != 6:
                 raise ValueError("a job needs 6 descriptors")
             job = json.loads(msg)
-            job["vm_bytes"] = self._vm_bytes() + (PREFAULT_HEAP_BYTES if self.prefault else 0)
+            job["vm_bytes"] = self._vm_bytes()  # the child adds what its warm-up took
             data = json.dumps(job).encode()
             for _attempt in range(3):
                 spare = self._take_spare()
@@ -618,6 +626,22 @@ class Zygote:
         # While runs are going, refill only below a pair of spares: making one takes a
         # CPU that the runs would otherwise have (on two cores, a few ms per submission).
         return not self.runs or len(self.spares) < SPARES_WHILE_BUSY
+
+    def _cold_spares(self) -> list[_Spare]:
+        """Spares to warm up now: only with ``prefault = "idle"``, and only while no run goes."""
+        if self.prefault != "idle" or self.runs:
+            return []
+        return [spare for spare in self.spares if not spare.warm]
+
+    def _warm_spares(self) -> None:
+        """Tell the waiting spares to warm up: the pool has been idle for a while, so the
+        work takes no CPU from a run, and the next job starts with its pages in place."""
+        if self.runs or time.monotonic() < self.idle_since + WARM_WHEN_IDLE:
+            return
+        for spare in self._cold_spares():
+            spare.warm = True
+            with contextlib.suppress(OSError):  # a dead spare is found when it is taken
+                spare.job_sock.send(WARM_UP, socket.MSG_DONTWAIT)
 
     def _add_spare(self) -> None:
         uid = self.free_uids.popleft()
@@ -659,6 +683,8 @@ class Zygote:
                 continue
             if pid in self.runs:
                 run = self.runs.pop(pid)
+                if not self.runs:
+                    self.idle_since = time.monotonic()
                 error = _setup_error(run.init_sock)
                 record: dict = {"status": status, "setup_error": error}
                 if usage is not None:  # init's, with the student's (which it reaped)
@@ -783,6 +809,19 @@ class Zygote:
                 code = 128 - exit_code if exit_code < 0 else min(exit_code, 127)
         os._exit(code)
 
+    def _warm_up_student(self, job_fd: int) -> bool:
+        """Trusted code only, before any job: copy-on-write and heap faults happen now.
+
+        Stops early when the job arrives (it would wait for us); True if the heap was
+        touched (the job's address-space limit then allows for it).
+        """
+        self._warm_up()
+        if _readable(job_fd):
+            return False
+        _prefault_heap()
+        make_audit_hook(self.read_roots)
+        return True
+
     def _student(self, job_fd: int) -> None:
         """PID 2: wait for a job, then last limits and filters, then the harness.
 
@@ -793,12 +832,12 @@ class Zygote:
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getpid() != STUDENT_PID:
                 raise RuntimeError(f"expected PID {STUDENT_PID}, got {os.getpid()}")
-            if self.prefault:
-                self._warm_up()  # trusted code only: no job has arrived yet
-                _prefault_heap()
-                make_audit_hook(self.read_roots)
+            warmed = self.prefault == "always" and self._warm_up_student(job_fd)
             channel = socket.socket(fileno=job_fd)
             msg, fds, _flags, _addr = socket.recv_fds(channel, 1 << 16, 8)
+            if msg == WARM_UP and not fds:  # the pool is idle: warm up while we wait
+                warmed = self._warm_up_student(job_fd)
+                msg, fds, _flags, _addr = socket.recv_fds(channel, 1 << 16, 8)
             channel.close()
             if not msg or len(fds) != 5:
                 os._exit(0)  # retired, or the server is gone
@@ -822,7 +861,7 @@ class Zygote:
             os.chdir("/tmp")
             if "numpy.random" in sys.modules:  # CPython reseeds `random` itself
                 sys.modules["numpy.random"].seed()
-            _set_limits(limits, job["vm_bytes"])
+            _set_limits(limits, job["vm_bytes"] + (PREFAULT_HEAP_BYTES if warmed else 0))
             prctl(PR_SET_NO_NEW_PRIVS, 1)
             self.program.load()
             if job.get("audit", True):
@@ -856,9 +895,21 @@ class Zygote:
 SPARE_PAUSE = 0.003
 #: Spares kept even while runs are going: a submission's two runs (see ``_want_spare``).
 SPARES_WHILE_BUSY = 2
+#: Seconds without any run before waiting spares warm up (``prefault = "idle"``).
+WARM_WHEN_IDLE = 0.01
+#: The message that tells a waiting spare to warm up.
+WARM_UP = b"warm"
 #: Heap each spare touches ahead of its job (see :func:`_keep_heap`).
 PREFAULT_HEAP_BYTES = 16 << 20
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def _prefault_mode(value: object) -> str:
+    """``"never"``, ``"idle"`` or ``"always"`` (False and True mean never and always)."""
+    mode = {False: "never", True: "always"}.get(value, value) if isinstance(value, bool) else value
+    if mode not in ("never", "idle", "always"):
+        raise ValueError(f"prefault must be never, idle or always, not {value!r}")
+    return str(mode)
 
 
 def _keep_heap() -> None:

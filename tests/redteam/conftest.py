@@ -19,7 +19,7 @@ import pytest
 
 from tests.sandbox.conftest import SANDBOX_OK, SANDBOX_REQUIRED, UID_BASE
 
-#: This suite's block of uids (tests/sandbox uses UID_BASE + 0 .. + 319).
+#: This suite's block of uids (tests/sandbox uses UID_BASE + 0 .. + 383).
 REDTEAM_UID_BASE = UID_BASE + 384
 
 

@@ -152,7 +152,11 @@ def test_runners_claim_disjoint_uid_blocks() -> None:
         assert first.uids[0] >= 60000 and first.uids[-1] < 65534
 
 
-@pytest.mark.parametrize("options", [{"spares": 0}, {"prefault": True}], ids=["no-spares", "prefault"])
+@pytest.mark.parametrize(
+    "options",
+    [{"spares": 0}, {"prefault": "always"}, {"prefault": "never"}, {"prefault": "idle"}],
+    ids=["no-spares", "prefault-always", "prefault-never", "prefault-idle"],
+)
 def test_without_spares_or_with_prefaulting_runs_are_the_same(options) -> None:  # type: ignore[no-untyped-def]
     from grader.sandbox import SandboxRunner
 
@@ -169,3 +173,33 @@ def test_output_without_a_final_newline_survives_the_early_finish(runner) -> Non
     for _ in range(5):
         report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
         assert sorted(report.output) == sorted("a" * 100 + "b")
+
+
+def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
+    from grader.sandbox import SandboxRunner
+    from grader.sandbox.zygote import PREFAULT_HEAP_BYTES
+
+    source = (
+        "import resource\n"
+        "def f():\n"
+        "    return [resource.getrusage(resource.RUSAGE_SELF).ru_minflt, resource.getrlimit(resource.RLIMIT_AS)[0]]\n"
+    )
+    seen = {}
+    for mode in ("never", "idle"):
+        with SandboxRunner(slots=2, uid_base=UID_BASE + 320, prefault=mode) as runner:
+            runner.start()
+            time.sleep(0.2)  # idle: the spares warm up ("idle") or stay as they are ("never")
+            report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
+            seen[mode] = report.outcomes[0].value.tolist()
+    (cold_faults, cold_limit), (warm_faults, warm_limit) = seen["never"], seen["idle"]
+    assert warm_faults > cold_faults + 200  # the warm-up touched pages before the job
+    assert warm_limit - cold_limit == PREFAULT_HEAP_BYTES  # for the heap it kept, no more
+
+
+def test_prefault_modes_are_checked() -> None:
+    from grader.sandbox import SandboxRunner
+
+    with pytest.raises(ValueError, match="prefault must be"):
+        SandboxRunner(prefault="sometimes")
+    assert SandboxRunner(prefault=True).prefault == "always"
+    assert SandboxRunner(prefault=False).prefault == "never"
