@@ -6,7 +6,9 @@ the way ``lossgrader grade`` does (``grader.cli._grade_many`` over ``grade()``),
 prints:
 
 * latency, one submission at a time, with the default pool (one slot per CPU) and
-  with a single slot: per submission (``Result.execution_time``: fixtures built, both
+  with a single slot, back to back (the targets are about these) and, for information,
+  one submission every 50 ms, as students submit (the pool idles in between, and its
+  spare children warm up): per submission (``Result.execution_time``: fixtures built, both
   runs, comparison) and per run. A lab03 submission is TWO runs in two processes: the
   shown fixtures (9) and the hidden ones (22), started together; with one slot the
   second waits for the first;
@@ -52,6 +54,7 @@ LAB_ID = "lab03-softmax-ce"
 TARGET_SPEEDUP = 10.0
 TARGET_P50_MS = 10.0
 TARGET_GROWTH = 1.05  # 2 slots must do at least 5 % more than 1 (more than noise)
+SPORADIC_GAP = 0.05  # seconds between submissions in the "as students submit" measurement
 
 
 class TimedRunner:
@@ -149,6 +152,17 @@ def grader_side(runner: Any, lab: Lab, source: bytes, n: int) -> list[float]:
     return times
 
 
+def sporadic(runner: Any, lab: Lab, source: bytes, n: int, gap: float) -> list[float]:
+    """Latencies of submissions that arrive ``gap`` seconds apart (the pool idles between)."""
+    latencies = []
+    for _ in range(n):
+        time.sleep(gap)
+        result = grade(source, lab, None, runner=runner)
+        check([result])
+        latencies.append(result.execution_time)
+    return latencies
+
+
 def latency(runner: Any, lab: Lab, source: bytes, n: int, warm: int, label: str) -> tuple[list[float], TimedRunner]:
     """Grade one submission at a time and print its latencies."""
     sequential(runner, lab, [source] * warm)
@@ -202,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             figures["p50"] = percentile(latencies, 50)
             figures["run_p50"] = percentile(timed.all_times(), 50)
+            spaced = sporadic(runner, lab, source, min(args.n, 100), SPORADIC_GAP)
+            figures["sporadic_p50"] = percentile(spaced, 50)
+            print(f"  one every {SPORADIC_GAP * 1000:.0f} ms (idle between)  {ms(spaced)}")
             trusted = grader_side(runner, lab, source, args.n)
             figures["grader_p50"] = percentile(trusted, 50)
             print(f"\ntrusted grader alone (replayed runs)     {ms(trusted)}   (fixtures + reference + comparison)")
@@ -233,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nratios")
     print(f"  fresh / sandbox, per submission p50   {speedup:8.1f}x")
     print(f"  fresh / sandbox, per run p50          {run_speedup:8.1f}x")
+    sporadic_speedup = percentile(fresh_latencies, 50) / figures["sporadic_p50"]
+    print(f"  fresh / sandbox, one every 50 ms p50  {sporadic_speedup:8.1f}x   (for information)")
     print(f"  2 slots / 1 slot throughput           {growth:8.2f}x")
 
     targets = [
