@@ -193,7 +193,9 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
             seen[mode] = report.outcomes[0].value.tolist()
     (cold_faults, cold_limit), (warm_faults, warm_limit) = seen["never"], seen["idle"]
     assert warm_faults > cold_faults + 200  # the warm-up touched pages before the job
-    assert warm_limit - cold_limit == PREFAULT_HEAP_BYTES  # for the heap it kept, no more
+    # For the heap it kept, no more: the limits differ by that heap, give or take the two
+    # fork servers' own sizes, which differ by a few pages from one instance to the next.
+    assert abs(warm_limit - cold_limit - PREFAULT_HEAP_BYTES) < 1 << 20
 
 
 def test_prefault_modes_are_checked() -> None:
