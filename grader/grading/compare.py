@@ -79,11 +79,6 @@ def _safe_exception_name(error: str | None) -> str:
 
 def errors(got: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
     """Max absolute and max relative error (relative where expected is non-zero)."""
-    if got.ndim == 0 and expected.ndim == 0:  # most fixtures: plain floats, no array overhead
-        g, e = float(got), float(expected)
-        abs_err = abs(g - e)
-        rel_err = abs_err / abs(e) if e != 0 else (0.0 if abs_err == 0 else math.inf)
-        return abs_err, rel_err
     return _Gaps(got, expected).errors()
 
 
@@ -93,27 +88,28 @@ def close(got: np.ndarray, expected: np.ndarray, policy: Policy) -> bool:
     The same rule as ``np.isclose``: equal values (infinities included) are close, a
     non-finite expected value is matched only exactly, NaN matches NaN if the policy says so.
     """
-    if got.ndim == 0 and expected.ndim == 0:
-        g, e = float(got), float(expected)
-        if g == e:
-            return True
-        if math.isnan(g) or math.isnan(e):
-            return policy.nan == "match" and math.isnan(g) and math.isnan(e)
-        return math.isfinite(e) and abs(g - e) <= policy.atol + policy.rtol * abs(e)
     return _Gaps(got, expected).close(policy)
 
 
 class _Gaps:
-    """``|got - expected|`` and ``|expected|`` of two same-shape arrays, computed once
-    for both :func:`errors` and :func:`close` (a 1,000 × 100 result is checked by both)."""
+    """``|got - expected|`` and ``|expected|`` of two same-shape values, computed once for
+    both :meth:`errors` and :meth:`close` (a 1,000 × 100 result is checked by both);
+    plain floats for the scalars most fixtures return, without array overhead."""
 
     def __init__(self, got: np.ndarray, expected: np.ndarray) -> None:
         self.got, self.expected = got, expected
-        with np.errstate(all="ignore"):
-            self.diff = np.abs(got - expected)
-            self.scale = np.abs(expected)
+        self.scalar = got.ndim == 0 and expected.ndim == 0
+        if self.scalar:
+            self.g, self.e = float(got), float(expected)
+        else:
+            with np.errstate(all="ignore"):
+                self.diff = np.abs(got - expected)
+                self.scale = np.abs(expected)
 
     def errors(self) -> tuple[float, float]:
+        if self.scalar:
+            abs_err = abs(self.g - self.e)
+            return abs_err, abs_err / abs(self.e) if self.e != 0 else (0.0 if abs_err == 0 else math.inf)
         diff, scale = self.diff, self.scale
         if not diff.size:
             return 0.0, 0.0
@@ -126,6 +122,13 @@ class _Gaps:
         return abs_err, rel_err
 
     def close(self, policy: Policy) -> bool:
+        if self.scalar:
+            g, e = self.g, self.e
+            if g == e:
+                return True
+            if math.isnan(g) or math.isnan(e):
+                return policy.nan == "match" and math.isnan(g) and math.isnan(e)
+            return math.isfinite(e) and abs(g - e) <= policy.atol + policy.rtol * abs(e)
         got, expected = self.got, self.expected
         with np.errstate(all="ignore"):
             ok = self.diff <= policy.atol + policy.rtol * self.scale
@@ -182,8 +185,8 @@ def check(
         text = f"`{name}` returned shape {got.shape}; expected shape {expected.shape}."
         return Verdict(False, "shape", text, f"`{name}` returned an array of the wrong shape.")
 
-    gaps = _Gaps(got, expected) if got.ndim or expected.ndim else None
-    abs_err, rel_err = gaps.errors() if gaps else errors(got, expected)
+    gaps = _Gaps(got, expected)
+    abs_err, rel_err = gaps.errors()
     bad = ~np.isfinite(got) & np.isfinite(expected) if policy.nan == "match" else ~np.isfinite(got)
     if np.any(bad):
         kind = "nan" if np.any(np.isnan(got[bad])) else "inf"
@@ -193,10 +196,10 @@ def check(
         summary = f"`{name}` returned {kind}; expected a finite value."
         return Verdict(False, "finite", text, summary, abs_err, rel_err, diagnosis, _non_finite_advice(kind))
 
-    if not (gaps.close(policy) if gaps else close(got, expected, policy)):
+    if not gaps.close(policy):
         where = ""
         if got.ndim:
-            worst = np.unravel_index(int(np.argmax(np.abs(got - expected))), got.shape)
+            worst = np.unravel_index(int(np.argmax(gaps.diff)), got.shape)
             where = f"; largest difference at index {tuple(int(i) for i in worst)}"
         text = (
             f"wrong value: expected {fmt_array(expected)}, got {fmt_array(got)} "

@@ -235,13 +235,22 @@ def _policy(fields: _Fields, base: Policy) -> Policy:
     return Policy(float(rtol), float(atol), nan, tuple(forms), lists)
 
 
+def _lab_files(path: Path) -> list[Path]:
+    """Every file of the lab folder, sorted (bytecode caches left out)."""
+    found = []
+    for folder, subfolders, files in os.walk(path):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        found.extend(file for name in files if (file := Path(folder, name)).is_file())  # not a broken link
+    return sorted(found)
+
+
 def lab_version(path: Path, reference_module: str) -> str:
     """A short hash of every file of the lab and of the reference module's source.
 
     Stored with each result, so a regrade after a fixture fix is traceable.
     """
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for file in _lab_files(path):
         digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         digest.update(file.read_bytes() + b"\0")
     try:
@@ -507,28 +516,15 @@ def find_lab(lab: str) -> Lab:
             known = ", ".join(available_labs(root)) or "none"
             raise LabError(f"unknown lab {lab!r} (available: {known})")
     folder = candidate.absolute()
-    stamp = _files_stamp(str(folder))
+    # Names, sizes and modification times of the lab's files. (Its reference module is
+    # imported once per process: a change to it on disk changes nothing until a restart.)
+    stamp = tuple((file, (info := file.stat()).st_size, info.st_mtime_ns) for file in _lab_files(folder))
     cached = _loaded.get(folder)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     loaded = load_lab(folder)
     _loaded[folder] = (stamp, loaded)
     return loaded
-
-
-def _files_stamp(folder: str) -> tuple[Any, ...]:
-    """Names, sizes and modification times of a lab's files. (Its reference module is
-    imported once per process: a change to it on disk changes nothing until a restart.)"""
-    stamps = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir():
-                if entry.name != "__pycache__":
-                    stamps.extend(_files_stamp(entry.path))
-            else:
-                info = entry.stat()
-                stamps.append((entry.path, info.st_size, info.st_mtime_ns))
-    return tuple(sorted(stamps))
 
 
 def with_limits(lab: Lab, **changes: Any) -> Lab:

@@ -7,7 +7,7 @@ see: hidden fixtures only by name, category and pass/fail.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 STATUS_GRADED = "graded"
@@ -84,8 +84,9 @@ class TestResult:
         return view
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field (instructor view)."""
-        data = asdict(self)
+        """Every field (instructor view). Lists in it are this result's own, not copies
+        (callers serialise it; a deep copy per fixture cost more than the rest)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["status"] = self.status
         data["feedback"] = self.feedback()
         return data

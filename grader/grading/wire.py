@@ -18,6 +18,7 @@ but the standard library and NumPy.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -94,9 +95,7 @@ def decode_array(
         raise ProtocolError(f"array frame has an unsupported dtype {dtype_str[:12]!r}")
     if float64_only and dtype_str != "<f8":
         raise ProtocolError(f"array frame has dtype {dtype_str}, expected float64")
-    size = 1
-    for dim in shape:
-        size *= dim
+    size = math.prod(shape)
     if ndim > max_ndim or size > MAX_ARRAY_ELEMENTS * (1 if float64_only else 256):
         raise ProtocolError(f"array frame too large: shape {shape}")
     dtype = np.dtype(dtype_str)

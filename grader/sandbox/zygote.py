@@ -414,7 +414,7 @@ class Zygote:
         self.spare_target = int(config.get("spares", 1))
         self.last_job = 0.0  # time.monotonic() of the last job handed over
         self.tmp_bytes = int(config.get("tmp_bytes", 8 << 20))
-        self.prefault = _prefault_mode(config.get("prefault", "idle"))
+        self.prefault = str(config.get("prefault", "idle"))  # never, idle or always (checked by the runner)
         self.idle_since = time.monotonic()  # when the last run ended (or we started)
         self.spares: deque[_Spare] = deque()
         self.runs: dict[int, _Run] = {}
@@ -636,9 +636,9 @@ class Zygote:
     def _warm_spares(self) -> None:
         """Tell the waiting spares to warm up: the pool has been idle for a while, so the
         work takes no CPU from a run, and the next job starts with its pages in place."""
-        if self.runs or time.monotonic() < self.idle_since + WARM_WHEN_IDLE:
+        if time.monotonic() < self.idle_since + WARM_WHEN_IDLE:
             return
-        for spare in self._cold_spares():
+        for spare in self._cold_spares():  # none while a run goes
             spare.warm = True
             with contextlib.suppress(OSError):  # a dead spare is found when it is taken
                 spare.job_sock.send(WARM_UP, socket.MSG_DONTWAIT)
@@ -901,15 +901,7 @@ WARM_WHEN_IDLE = 0.01
 WARM_UP = b"warm"
 #: Heap each spare touches ahead of its job (see :func:`_keep_heap`).
 PREFAULT_HEAP_BYTES = 16 << 20
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-
-
-def _prefault_mode(value: object) -> str:
-    """``"never"``, ``"idle"`` or ``"always"`` (False and True mean never and always)."""
-    mode = {False: "never", True: "always"}.get(value, value) if isinstance(value, bool) else value
-    if mode not in ("never", "idle", "always"):
-        raise ValueError(f"prefault must be never, idle or always, not {value!r}")
-    return str(mode)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt() parameters
 
 
 def _keep_heap() -> None:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -37,7 +37,7 @@ from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, S
 from grader.grading.engine import grade, new_seed
 from grader.grading.lab import Lab as LabDefinition
 from grader.grading.lab import LabError, find_lab
-from grader.grading.result import STATUS_ERROR, Result, TestResult
+from grader.grading.result import STATUS_ERROR, Result
 from grader.grading.runner import Runner
 from grader.grading.source import MAX_SOURCE_BYTES, check_source
 from grader.service.context import Services, lab_row_values, run_transaction
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_NUMBER_RETRIES = 20
 MAX_TEXT = 100_000  # stored output and messages are cut here
-_TEST_FIELDS = tuple(f.name for f in fields(TestResult))
 
 
 class SubmissionRefused(Exception):
@@ -393,7 +392,7 @@ def _replace_results(session: Session, submission_id: int, lab_id: str, result: 
     session.execute(delete(FixtureResult).where(FixtureResult.submission_id == submission_id))
     rows = []
     for position, test in enumerate(result.tests):
-        feedback = test.feedback()
+        detail = test.to_dict()
         rows.append(
             {
                 "submission_id": submission_id,
@@ -407,21 +406,13 @@ def _replace_results(session: Session, submission_id: int, lab_id: str, result: 
                 "stage": test.stage,
                 "score": test.score,
                 "max_score": test.max_score,
-                "feedback": _text(feedback),
-                "detail": _detail(test, feedback),
+                "feedback": _text(detail["feedback"]),
+                "detail": _clean(detail),
                 "elapsed": test.elapsed,
             }
         )
     if rows:
         session.execute(insert(FixtureResult), rows)  # one executemany for the whole result set
-
-
-def _detail(test: TestResult, feedback: str) -> dict[str, Any]:
-    """``_clean(test.to_dict())`` without ``dataclasses.asdict``'s deep copy: ``_clean`` copies already."""
-    data = {name: getattr(test, name) for name in _TEST_FIELDS}
-    data["status"] = test.status
-    data["feedback"] = feedback
-    return _clean(data)
 
 
 def _record_failure(services: Services, claim: _Claim, reason: str) -> None:

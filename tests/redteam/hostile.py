@@ -236,38 +236,34 @@ def children_of(pid: int) -> set[int]:
     return {p for p in pids() if proc_status(p).get("PPid") == str(pid)}
 
 
+#: What the runner's cache of sealed fixture inputs looks like in /proc/self/fd.
+_FIXTURE_MEMFD = "/memfd:lossgrader-fixtures"
+
+
+def _fd_targets() -> dict[int, str]:
+    """This process's descriptors and what each points at."""
+    targets = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
+            targets[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+    return targets
+
+
 def open_fds() -> set[int]:
     """This process's descriptors, but the runner's cache of sealed fixture inputs (one
     memfd per set of fixed fixtures, kept on purpose; bounded, checked apart)."""
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:lossgrader-fixtures"):
-                continue
-        except OSError:  # the listing's own descriptor, closed since
-            continue
-        found.add(int(fd))
-    return found
+    return {fd for fd, target in _fd_targets().items() if not target.startswith(_FIXTURE_MEMFD)}
 
 
 def describe_fds(fds: set[int]) -> list[str]:
     """``fd -> target`` for a message."""
-    described = []
-    for fd in sorted(fds):
-        try:
-            described.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-        except OSError:
-            described.append(f"{fd} (closed since)")
-    return described
+    targets = _fd_targets()
+    return [f"{fd} -> {targets[fd]}" if fd in targets else f"{fd} (closed since)" for fd in sorted(fds)]
 
 
 def cached_fixture_fds() -> int:
     """How many sealed fixture-input memfds this process holds."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:lossgrader-fixtures")
-    return count
+    return sum(target.startswith(_FIXTURE_MEMFD) for target in _fd_targets().values())
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> bool:

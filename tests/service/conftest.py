@@ -49,7 +49,7 @@ class InlineRunner:
             self.runs += 1
             request = harness.encode_request(source, functions, [c.encoded for c in calls])
             out = io.BytesIO()
-            harness.serve(harness.read_request(io.BytesIO(request)), out)
+            harness.serve(harness.decode_request(request), out)
         collector = OutcomeCollector(calls)
         collector.feed(out.getvalue())
         return RunReport(

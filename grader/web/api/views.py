@@ -170,14 +170,10 @@ def result_rows(session: Any, submission_id: int) -> list[Any]:
     return list(session.execute(query).all())
 
 
-def submission_document(submission: Submission, full: bool, results: list[Any] | None = None) -> dict[str, Any]:
-    """A submission as the API shows it (``full``: the instructor view).
-
-    ``results`` are its fixture results (:func:`result_rows`); by default, ``submission.results``.
-    """
+def submission_document(submission: Submission, full: bool, results: list[Any]) -> dict[str, Any]:
+    """A submission as the API shows it (``full``: the instructor view), with its fixture
+    results (:func:`result_rows`)."""
     graded = submission.status == "graded"
-    if results is None and graded:
-        results = submission.results
     document: dict[str, Any] = {
         "id": submission.id,
         "lab": submission.lab_id,
@@ -192,7 +188,7 @@ def submission_document(submission: Submission, full: bool, results: list[Any] |
         "seed": submission.seed,
         "submission_error": submission.submission_error if graded else None,
         "url": url_for("api.submission", submission_id=submission.id, _external=True),
-        "tests": [result_document(r, full) for r in results or ()] if graded else [],
+        "tests": [result_document(r, full) for r in results] if graded else [],
     }
     if full:
         user = submission.user
