@@ -7,6 +7,8 @@ PostgreSQL (production) is used through psycopg 3.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             if database and database != ":memory:":
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -45,6 +47,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive a database restart
     return create_engine(url, **kwargs)
+
+
+def _use_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Switch the file to WAL mode, waiting out other connections that are switching it too.
+
+    The switch needs an exclusive lock and SQLite answers "database is locked" at once
+    instead of calling the busy handler, so several processes starting on a fresh file
+    retry here. Once the file is in WAL mode (it persists) nothing is switched.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
