@@ -206,7 +206,7 @@ def test_raw_memory_holds_no_secret_and_no_expected_value(pool, before, grader_s
         hidden_inputs=hashed(groups["hidden"]["inputs"] - groups["shown"]["inputs"]),
         limit=32 << 20,
     )
-    graded = grade_attack(pool, source, small_lab(wall_seconds=15, cpu_seconds=4), SEED)
+    graded = grade_attack(pool, source, small_lab(wall_seconds=30, cpu_seconds=12), SEED)
     assert len(graded.runs) == 2, graded.result.submission_error
     assert not mentions_any(graded.evidence(), grader_secrets.values())
     for run, own, other in ((graded.shown, 1, 2), (graded.hidden, 2, 1)):

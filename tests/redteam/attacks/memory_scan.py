@@ -44,17 +44,23 @@ def _pages(limit):
     return pages
 
 
-def _search(batch, multiplier, groups, hits, contexts):
+def _search(batch, multiplier, targets, labels, hits, contexts):
     data = b"".join(batch)
     # Every byte offset: values need not be 8-byte aligned (the inputs arrive in a
-    # packed stream, for one).
+    # packed stream, for one). One sorted table for the three groups: one search per word.
     for shift in range(8):
         words = np.frombuffer(data, dtype=np.uint64, offset=shift, count=(len(data) - shift) // 8)
         hashed = (words * multiplier) >> np.uint64(8)
-        for index, targets in enumerate(groups):
-            if targets.size:
-                at = np.searchsorted(targets, hashed).clip(0, targets.size - 1)
-                hits[index] += int(np.count_nonzero(targets[at] == hashed))
+        left = np.searchsorted(targets, hashed, "left")
+        right = np.searchsorted(targets, hashed, "right")
+        matched = right > left
+        left, right = left[matched], right[matched]
+        while left.size:  # a value in two groups counts in both
+            found = labels[left]
+            for index in range(3):
+                hits[index] += int(np.count_nonzero(found == index))
+            left += 1
+            left, right = left[left < right], right[left < right]
     for pattern in PATTERNS:
         at = data.find(pattern)
         while at >= 0 and len(contexts) < 200:
@@ -67,6 +73,10 @@ def _scan():
         return _DONE[0]
     multiplier = np.uint64(PARAMS["A"])
     groups = [np.unique(np.array(PARAMS[k], dtype=np.uint64)) for k in ("expected", "shown_inputs", "hidden_inputs")]
+    table = np.concatenate(groups)
+    labels = np.concatenate([np.full(g.size, i) for i, g in enumerate(groups)])
+    order = np.argsort(table, kind="stable")
+    targets, labels = table[order], labels[order]
     hits = [0, 0, 0]
     contexts = []
     r, w = os.pipe()
@@ -82,10 +92,10 @@ def _scan():
             pages += 1
             batch.append(data)
         if len(batch) == 256:
-            _search(batch, multiplier, groups, hits, contexts)
+            _search(batch, multiplier, targets, labels, hits, contexts)
             batch = []
     if batch:
-        _search(batch, multiplier, groups, hits, contexts)
+        _search(batch, multiplier, targets, labels, hits, contexts)
     os.close(r)
     os.close(w)
     print("CONTEXTS", contexts)
