@@ -174,6 +174,7 @@ class Submission(Base):
         Index("ix_submissions_user_lab_time", "user_id", "lab_id", "submitted_at"),
         Index("ix_submissions_lab_time", "lab_id", "submitted_at"),
         Index("ix_submissions_status_lease", "status", "lease_until"),
+        Index("ix_submissions_graded_at", "graded_at"),  # the recent grading rate (service.outlook)
     )
 
 

@@ -58,8 +58,9 @@ def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     filters.init_app(app)
 
-    from grader.web import auth, student
+    from grader.web import auth, polling, student
 
+    polling.init_app(app)  # before auth's rate limiter, whose Retry-After it corrects
     auth.init_app(app)
     app.register_blueprint(student.bp)
     register_optional_blueprints(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from grader.db.models import FixtureResult, Lab, Submission, User
+from grader.db.models import FixtureResult, Lab, Submission, User, utcnow
 from grader.db.session import session_scope
 from grader.grading.lab import find_lab
+from grader.service import outlook as outlook_module
 from grader.service.users import create_token, revoke_token
 from tests.web.conftest import build_app, csrf_token, login
 
@@ -178,6 +180,7 @@ def test_submit_json(client, services, alice_token, dispatcher, student):
     assert body["status"] == "queued"
     assert body["url"].endswith(f"/api/v1/submissions/{body['id']}")
     assert response.headers["Location"] == body["url"]
+    assert response.headers["Retry-After"] == "1"  # first in line: ask again in a second
     assert dispatcher.dispatched == [body["id"]]
     with services.sessions() as session:
         row = session.get(Submission, body["id"])
@@ -253,7 +256,46 @@ def test_submissions_are_rate_limited_per_token(config, services, alice_token):
     client = app.test_client()
     assert post_json(client, alice_token).status_code == 202
     assert post_json(client, alice_token).status_code == 202
-    assert_json_error(post_json(client, alice_token), 429)
+    refused = post_json(client, alice_token)
+    assert_json_error(refused, 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60  # the limiter's: when the window frees up
+
+
+def test_the_rate_limiter_s_retry_after_is_only_on_its_refusals(client, services, alice_token):
+    # With its headers on, Flask-Limiter puts its window's reset (a minute) in every
+    # response it counts: a polling client would wait a minute for a result due in a second.
+    response = post_json(client, alice_token)
+    assert response.status_code == 202 and "X-RateLimit-Limit" in response.headers
+    assert response.headers["Retry-After"] == "1"
+    grade_now(services, response.get_json()["id"])
+    done = client.get(response.headers["Location"], headers=bearer(alice_token))
+    assert done.status_code == 200 and "Retry-After" not in done.headers
+
+
+def test_retry_after_grows_with_the_queue_ahead(client, services, alice_token, bob_token, monkeypatch):
+    # Bob's 3 submissions are ahead of Alice's; 21 graded over the last 20 s: 1.05 a second.
+    now = utcnow()
+    monkeypatch.setattr(outlook_module, "utcnow", lambda: now)
+    for _ in range(3):
+        post_json(client, bob_token)
+    with services.sessions() as session:
+        user = session.scalars(select(Submission.user_id)).first()
+        for i in range(21):
+            session.add(
+                Submission(
+                    user_id=user, lab_id=LAB, attempt=100 + i, source="pass", source_sha256="0" * 64, seed=1,
+                    status="graded", submitted_at=now, graded_at=now - dt.timedelta(seconds=i),
+                )
+            )  # fmt: skip
+        session.commit()
+    response = post_json(client, alice_token)
+    assert response.status_code == 202
+    # 3 ahead at 1.05/s: 2.9 s, asked again at half of it: 1 s; a longer queue waits longer.
+    assert response.headers["Retry-After"] == "1"
+    for _ in range(12):
+        post_json(client, bob_token)
+    late = post_json(client, alice_token)
+    assert late.headers["Retry-After"] == "7"  # 16 ahead (her first one too): 15.2 s, half of it
 
 
 # --- reading submissions -------------------------------------------------------------------
@@ -261,7 +303,9 @@ def test_submissions_are_rate_limited_per_token(config, services, alice_token):
 
 def test_pending_submission(client, alice_token):
     sid = post_json(client, alice_token).get_json()["id"]
-    body = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token)).get_json()
+    response = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token))
+    assert response.headers["Retry-After"] == "1"
+    body = response.get_json()
     assert body["status"] == "queued" and body["done"] is False
     assert body["tests"] == [] and body["score"] is None
     assert body["attempt"] == 1 and body["lab"] == LAB
@@ -273,6 +317,7 @@ def test_graded_submission_for_its_student_redacts_hidden_fixtures(client, servi
     grade_now(services, sid)
     response = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token))
     assert response.status_code == 200
+    assert "Retry-After" not in response.headers  # done: nothing to wait for
     body = response.get_json()
     assert body["status"] == "graded" and body["done"] is True
     assert 0 <= body["score"] < body["max_score"]

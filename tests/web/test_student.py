@@ -148,15 +148,26 @@ def test_submit_upload_end_to_end_with_a_fake_dispatcher(student_client, service
     assert 'src="/static/submission.js"' in html
     assert "Refresh" in html
     assert "my_lab01.py" in html
-    status = student_client.get(f"/submissions/{sid}/status").get_json()
-    assert status == {"id": sid, "status": "queued", "done": False, "score": None, "max_score": None}
+    response = student_client.get(f"/submissions/{sid}/status")
+    assert response.get_json() == {
+        "id": sid,
+        "status": "queued",
+        "done": False,
+        "score": None,
+        "max_score": None,
+        "ahead": 0,
+        "retry_after": 1,
+    }
+    assert response.headers["Retry-After"] == "1"
 
     grade_now(services, sid)
     html = text(student_client.get(f"/submissions/{sid}"))
     assert "Graded" in html and FULL in html
     assert "<noscript>" not in html and "submission.js" not in html
-    status = student_client.get(f"/submissions/{sid}/status").get_json()
+    response = student_client.get(f"/submissions/{sid}/status")
+    status = response.get_json()
     assert status["done"] and status["status"] == "graded" and status["score"] == float(MAX)
+    assert "ahead" not in status and "Retry-After" not in response.headers
 
 
 def test_submit_by_pasting(student_client, services, dispatcher):
@@ -310,6 +321,21 @@ def _submission_rules(app):
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("student.") and "submission_id" in rule.arguments
     ]
+
+
+def test_a_queued_submission_says_how_many_are_ahead_of_it(app, client, services, student, other_student):
+    bob = app.test_client()
+    login(bob, "bob")
+    for _ in range(2):
+        assert upload(bob, CORRECT).status_code == 303
+    login(client, "alice")
+    sid = submission_id(upload(client, CORRECT))
+    html = text(client.get(f"/submissions/{sid}"))
+    assert "2 submissions ahead of yours" in html
+    # Nothing graded lately, so no rate to go by: a short fixed wait, the same in the page.
+    status = client.get(f"/submissions/{sid}/status").get_json()
+    assert status["ahead"] == 2 and status["retry_after"] == 2
+    assert 'data-poll-ms="2000"' in html
 
 
 def test_students_cannot_see_or_change_each_others_submissions(app, client, services, student, other_student):

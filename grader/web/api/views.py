@@ -16,14 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from grader.db.models import Extension, FixtureResult, Lab, Submission
+from grader.service.outlook import PENDING, outlook
 from grader.web.api import bp
 from grader.web.db import get_db, get_services
 from grader.web.filters import iso
+from grader.web.polling import ask_again_in
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-PENDING = ("queued", "running")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 ERRORS = {
     400: "bad request",
@@ -310,7 +311,14 @@ def create_submission(lab_id: str) -> Response:
         return api_error(422, exc.message)
     current_app.logger.info("api submission %s by %s for %s", submission.id, g.account.username, lab_id)
     url = url_for("api.submission", submission_id=submission.id, _external=True)
+    _ask_again(submission)
     return respond({"id": submission.id, "status": submission.status, "url": url}, 202, {"Location": url})
+
+
+def _ask_again(submission: Submission) -> None:
+    """``Retry-After`` for a submission still being graded: when its result is likely."""
+    standing = outlook(get_db(), submission)
+    ask_again_in(standing.wait_seconds if standing else None)
 
 
 @bp.route("/submissions/<int:submission_id>")
@@ -327,4 +335,5 @@ def submission(submission_id: int) -> Response:
     if found is None or (not full and found.user_id != g.account.id):
         return api_error(404, f"There is no submission {submission_id}.")
     results = result_rows(db, found.id) if found.status == "graded" else []
+    _ask_again(found)
     return respond(submission_document(found, full, results))

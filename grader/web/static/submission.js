@@ -8,34 +8,44 @@
     return;
   }
   var url = box.getAttribute("data-status-url");
-  var delay = parseInt(box.getAttribute("data-poll-ms"), 10) || 1000;
-  var shown = box.getAttribute("data-status");
+  var first = parseInt(box.getAttribute("data-poll-ms"), 10) || 1000;
   var started = Date.now();
   var words = {
     queued: "Queued: waiting for a grader. This page updates by itself.",
     running: "Running: your code is being graded. This page updates by itself."
   };
 
-  function show(status) {
-    if (status === shown || !words[status]) {
+  function describe(status, ahead) {
+    if (status === "queued" && ahead > 0) {
+      var what = ahead === 1 ? " submission" : " submissions";
+      return "Queued: waiting for a grader (" + ahead + what + " ahead of yours). This page updates by itself.";
+    }
+    return words[status];
+  }
+
+  function show(status, ahead) {
+    var text = describe(status, ahead);
+    if (!text) {
       return;
     }
-    shown = status;
     box.className = "status-box status-" + status;
+    box.setAttribute("data-status", status);
     var paragraph = box.querySelector("p");
-    if (paragraph) {
-      var parts = words[status].split(": ");
+    if (paragraph && paragraph.textContent !== text) {
+      var parts = text.split(": ");
       paragraph.textContent = "";
       var strong = document.createElement("strong");
-      strong.textContent = parts[0].charAt(0).toUpperCase() + parts[0].slice(1);
+      strong.textContent = parts[0];
       paragraph.appendChild(strong);
       paragraph.appendChild(document.createTextNode(": " + parts.slice(1).join(": ")));
     }
   }
 
-  function next() {
-    // Every second for two minutes, then every five seconds.
-    window.setTimeout(poll, Date.now() - started > 120000 ? 5000 : delay);
+  function next(seconds) {
+    // When the server expects the result (it knows the queue), else every second; after
+    // two minutes, at most every five seconds.
+    var wait = seconds > 0 ? seconds * 1000 : 1000;
+    window.setTimeout(poll, Date.now() - started > 120000 ? Math.max(wait, 5000) : wait);
   }
 
   function poll() {
@@ -51,11 +61,13 @@
           window.location.reload();
           return;
         }
-        show(data.status);
-        next();
+        show(data.status, data.ahead);
+        next(data.retry_after);
       })
-      .catch(next);
+      .catch(function () {
+        next();
+      });
   }
 
-  next();
+  next(first / 1000);
 })();

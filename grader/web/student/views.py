@@ -10,14 +10,14 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from grader.service.outlook import PENDING, outlook
 from grader.web.auth.roles import student_required
 from grader.web.db import get_db, get_services
+from grader.web.polling import ask_again_in
 from grader.web.student import bp, queries
 from grader.web.student.forms import SubmitForm
 
-PENDING = ("queued", "running")
 ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(value["array"], dtype=value["dtype"]).'
-POLL_SECONDS = 1
 
 
 @bp.route("/labs")
@@ -163,7 +163,7 @@ def submission(submission_id: int) -> Any:
         submission=found,
         lab=found.lab,
         pending=found.status in PENDING,
-        poll_seconds=POLL_SECONDS,
+        standing=outlook(db, found),
         results=found.results if found.status == "graded" else [],
     )
 
@@ -171,15 +171,21 @@ def submission(submission_id: int) -> Any:
 @bp.route("/submissions/<int:submission_id>/status")
 @student_required
 def submission_status(submission_id: int) -> Any:
-    """A small JSON status for the submission page's polling."""
-    found = queries.own_submission_or_404(get_db(), current_user.id, submission_id)
-    return {
+    """A small JSON status for the submission page's polling; while pending, its place in
+    the queue and when to ask again (``retry_after``, seconds; also as ``Retry-After``)."""
+    db = get_db()
+    found = queries.own_submission_or_404(db, current_user.id, submission_id)
+    standing = outlook(db, found)
+    data = {
         "id": found.id,
         "status": found.status,
         "done": found.status not in PENDING,
         "score": found.score,
         "max_score": found.max_score,
+        **(standing.to_dict() if standing else {}),
     }
+    ask_again_in(standing.wait_seconds if standing else None)
+    return data
 
 
 @bp.route("/submissions/<int:submission_id>/source")
