@@ -30,6 +30,7 @@ USER_AGENT = "lossgrader-cli"
 REQUEST_TIMEOUT = 30.0
 FIRST_POLL = 0.5
 MAX_POLL = 5.0
+MAX_WAIT = 30.0  # the most of a server's Retry-After we follow
 
 
 def config_path() -> Path:
@@ -63,6 +64,7 @@ class Client:
         self.server = server.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.retry_after: float | None = None  # the last answer's Retry-After, in seconds
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any:
         """Send a request; the decoded JSON body, or UserError with one line."""
@@ -72,6 +74,7 @@ class Client:
         request = urllib.request.Request(self.server + path, data=body, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                self.retry_after = _seconds(response.headers.get("Retry-After"))
                 return json.loads(response.read().decode("utf-8") or "null")
         except urllib.error.HTTPError as exc:
             raise UserError(self._problem(exc)) from None
@@ -115,21 +118,29 @@ class Client:
         return self.request("GET", f"/api/v1/submissions/{int(submission_id)}")
 
 
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After given in seconds (the only form the server sends); None otherwise."""
+    return float(value) if value and value.strip().isdigit() else None
+
+
 def wait_for(client: Client, submission_id: int, timeout: float) -> dict[str, Any]:
-    """Poll with backoff until grading is done; UserError after ``timeout`` seconds."""
+    """Poll until grading is done, when the server's Retry-After says (it knows the queue)
+    or else with backoff; UserError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    delay = FIRST_POLL
+    backoff = FIRST_POLL
     while True:
         document = client.submission(submission_id)
         if document.get("done") or document.get("status") in ("graded", "error"):
             return document
-        if time.monotonic() + delay > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise UserError(
                 f"submission {submission_id} is still {document.get('status', 'queued')} after {timeout:g} s; "
                 f"see {client.server}/submissions/{submission_id}"
             )
-        time.sleep(delay)
-        delay = min(delay * 1.5, MAX_POLL)
+        delay = backoff if client.retry_after is None else min(max(client.retry_after, FIRST_POLL), MAX_WAIT)
+        time.sleep(min(delay, left))  # a last look at the deadline
+        backoff = min(backoff * 1.5, MAX_POLL)
 
 
 def as_result(document: dict[str, Any]) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from grader.cli import main, run
-from grader.commands.submit import as_result, commands, read_config
+from grader.cli import UserError, main, run
+from grader.commands.submit import FIRST_POLL, MAX_WAIT, as_result, commands, read_config, wait_for
 from grader.commands.submit import submit as submit_command
 from grader.db.models import User
 from grader.db.session import session_scope
@@ -178,3 +178,43 @@ def test_as_result_keeps_verdicts_and_hides_nothing_extra():
     result = as_result(document)
     assert result.score == 1 and result.max_score == 2 and not result.all_passed
     assert result.tests[0].feedback() == "f"
+
+
+class ScriptedClient:
+    """Answers GETs from a script of (status, Retry-After) pairs, like :class:`Client`."""
+
+    server = "http://grader.test"
+
+    def __init__(self, answers: list[tuple[str, float | None]]) -> None:
+        self.answers = answers
+        self.retry_after: float | None = None
+
+    def submission(self, submission_id: int) -> dict[str, Any]:
+        status, self.retry_after = self.answers.pop(0)
+        return {"id": submission_id, "status": status, "done": status not in ("queued", "running")}
+
+
+def test_waiting_follows_the_server_s_retry_after(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("grader.commands.submit.time.sleep", slept.append)
+    client = ScriptedClient([("queued", 7), ("queued", 2), ("running", 1), ("graded", None)])
+    assert wait_for(client, 5, timeout=300)["status"] == "graded"
+    assert slept == [7, 2, 1]
+
+
+def test_waiting_backs_off_without_retry_after_and_bounds_what_it_follows(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("grader.commands.submit.time.sleep", slept.append)
+    client = ScriptedClient([("queued", None), ("queued", None), ("queued", 3600), ("queued", 0), ("graded", None)])
+    wait_for(client, 5, timeout=300)
+    assert slept == [FIRST_POLL, FIRST_POLL * 1.5, MAX_WAIT, FIRST_POLL]
+
+
+def test_waiting_gives_up_at_the_timeout_after_a_last_look(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("grader.commands.submit.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("grader.commands.submit.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    client = ScriptedClient([("queued", 10), ("queued", 10), ("queued", 10)])
+    with pytest.raises(UserError, match="still queued after 15 s"):
+        wait_for(client, 5, timeout=15)
+    assert clock[0] == 15 and client.answers == []  # polled at 0, 10 and 15 s
