@@ -3,11 +3,14 @@
 Starts ``lossgrader serve`` (gunicorn, embedded grading, SQLite, the sandbox) on a free
 port and a fresh database, creates N students with API tokens, has them POST a correct
 lab01 file concurrently (threads, stdlib urllib), then polls until every accepted
-submission is graded. Prints throughput (accepted → graded), p50/p95 time to graded (the
-server's own submitted_at/graded_at), errors, lost submissions and PASS/FAIL.
+submission is graded: each when the server's Retry-After says (as clients should), or
+every ``--poll-interval`` seconds to compare with clients that ignore it. Prints
+throughput (accepted → graded), p50/p95 time to graded (the server's own
+submitted_at/graded_at), status polls, errors, lost submissions and PASS/FAIL.
 
     .venv/bin/python bench/web_bench.py                       # 300 submissions by 100 students
     .venv/bin/python bench/web_bench.py --submissions 600 --students 200 --grading-threads 4
+    .venv/bin/python bench/web_bench.py --poll-interval 1      # clients that poll every second
 
 Not a test: run it by hand. Each token may submit 20 times a minute (the API's rate
 limit), so keep submissions/students at most 20.
