@@ -24,7 +24,8 @@ PENDING = ("queued", "running")
 RATE_WINDOW = dt.timedelta(seconds=30)
 #: Never ask a client to wait longer than this: estimates go stale.
 MAX_WAIT_SECONDS = 10
-#: Ask again a little before the estimate: better one poll too many than a result left waiting.
+#: Ask again halfway to the estimate: better a poll too many than a result left waiting
+#: (a rate measured during a rush of submissions is often low).
 EARLY = 0.5
 #: The wait while nothing has been graded lately (no rate to go by).
 UNKNOWN_RATE_WAIT_SECONDS = 2
