@@ -160,6 +160,43 @@ def test_dashboard_without_due_date_and_without_data(ines):
     assert "(no data yet)" in text(response)
 
 
+def test_dashboard_shows_the_queue_and_lists_grader_errors_with_a_regrade(ines, graded, services, student):
+    html = text(ines.get("/instructor/"))
+    assert "Grading: 0 queued, 0 running;" in html and "2 graded in the last minute" in html
+    assert "could not grade" not in html  # no grader errors: no section
+    queued = submit_and_grade(services, student.id, grade=False)
+    failed = submit_and_grade(services, student.id, grade=False)
+    with session_scope(services.sessions) as session:
+        session.get(Submission, failed).status = "error"
+        session.get(Submission, failed).error = f"sandbox exploded {XSS}"
+    html = text(ines.get("/instructor/"))
+    assert "Grading: 1 queued, 0 running;" in html and queued != failed
+    assert '<a href="#grader-errors">1 submission could not be graded</a>' in html
+    assert "Submissions the grader could not grade" in html
+    assert "sandbox exploded &lt;script&gt;" in html and XSS not in html  # escaped
+    assert f'action="/instructor/submissions/{failed}/regrade"' in html
+    assert f'href="/instructor/students/{student.id}#submission-{failed}"' in html
+
+
+def test_dashboard_lists_the_latest_grader_errors_and_counts_them_all(ines, services, student):
+    from grader.web.instructor.queries import ERRORS_SHOWN
+
+    with session_scope(services.sessions) as session:
+        for attempt in range(1, ERRORS_SHOWN + 6):
+            session.add(
+                Submission(
+                    user_id=student.id, lab_id=LAB, attempt=attempt, source="pass", source_sha256="0" * 64,
+                    seed=1, status="error", error=f"grader error number {attempt}.",
+                )
+            )  # fmt: skip
+    html = text(ines.get("/instructor/"))
+    total = ERRORS_SHOWN + 5
+    assert f"{total} submissions could not be graded" in html
+    assert f"The latest {ERRORS_SHOWN} of {total}." in html
+    assert f"grader error number {total}." in html and "grader error number 6." in html
+    assert "grader error number 5." not in html  # the oldest are counted, not listed
+
+
 def test_pass_rates_show_the_failing_fixture(ines, graded, services):
     from grader.service.gradebook import pass_rates
 

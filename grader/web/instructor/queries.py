@@ -42,6 +42,61 @@ class LabSummary:
     submissions: int
 
 
+@dataclass
+class GradingState:
+    """Whether grading keeps up, and what it could not grade (grader errors, not students')."""
+
+    queued: int
+    running: int
+    graded_last_minute: int
+    error_count: int
+    errors: list[Any]  # the latest: id, user_id, username, display_name, lab_id, attempt, submitted_at, error
+
+
+#: Grader errors listed on the dashboard (the count covers all of them).
+ERRORS_SHOWN = 20
+
+
+def grading_state(session: Session, now: dt.datetime) -> GradingState:
+    """Queue, recent rate and grader errors: a statement of counts, the errors' ids (all
+    on indexes) and, if there are any, the latest errors' details."""
+
+    def count(*where: Any) -> Any:
+        return select(func.count()).select_from(Submission).where(*where).scalar_subquery()
+
+    queued, running, recent = _rows(
+        session,
+        select(
+            count(Submission.status == "queued"),
+            count(Submission.status == "running"),
+            count(Submission.graded_at >= now - dt.timedelta(minutes=1)),
+        ),
+    ).one()
+    # The ids alone come from the (status, …) index; asked for the latest 20 directly,
+    # SQLite's planner scans the whole table in id order (it takes status = 'error'
+    # to be as common as 'graded').
+    latest = sorted(_rows(session, select(Submission.id).where(Submission.status == "error")).scalars(), reverse=True)
+    if not latest:
+        return GradingState(int(queued), int(running), int(recent), 0, [])
+    errors = _rows(
+        session,
+        select(
+            Submission.id,
+            Submission.user_id,
+            User.username,
+            User.display_name,
+            Submission.lab_id,
+            Submission.attempt,
+            Submission.submitted_at,
+            Submission.error,
+        )
+        .join(User, User.id == Submission.user_id)
+        .where(Submission.id.in_(latest[:ERRORS_SHOWN]))
+        .order_by(Submission.id.desc()),
+    ).all()
+    return GradingState(int(queued), int(running), int(recent), len(latest), list(errors))
+
+
 def _rows(session: Session, query: Any) -> Any:
     return session.connection().execute(query)
 

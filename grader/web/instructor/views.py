@@ -49,7 +49,8 @@ def _student_or_404(db: Any, user_id: int) -> User:
 
 @bp.route("/")
 def index() -> Any:
-    """The course at a glance: labs, score histograms, submissions around the deadline, pass rates."""
+    """The course at a glance: grading (queue, grader errors), labs, score histograms,
+    submissions around the deadline, pass rates."""
     from grader.service.gradebook import pass_rates
 
     db = get_db()
@@ -66,6 +67,7 @@ def index() -> Any:
         rates = sorted(pass_rates(db, selected.id), key=lambda r: (r.rate, r.name))
     return render_template(
         "instructor/dashboard.html",
+        grading=queries.grading_state(db, utcnow()),
         summaries=summaries,
         selected=selected,
         histogram=histogram,
