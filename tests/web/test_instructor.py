@@ -14,6 +14,7 @@ from sqlalchemy import select
 from grader.db.models import AuditEvent, Extension, Lab, Score, Submission, User, utcnow
 from grader.db.session import session_scope
 from grader.service.gradebook import LONG_HEADER
+from grader.web.instructor import charts
 from tests.web.conftest import csrf_token, login
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
@@ -152,6 +153,32 @@ def test_dashboard_charts_are_accessible_svg(ines, graded, services):
     assert ">due<" in html
     assert "Pass rates" in html
     assert "<script" not in html
+
+
+def test_dashboard_says_which_submissions_the_timeline_leaves_out(ines, graded, services):
+    # The chart shows the three days before the due date: a submission made a week
+    # earlier is outside it, and the caption must not read as if there were none.
+    with session_scope(services.sessions) as session:
+        session.get(Lab, LAB).due_at = utcnow() + dt.timedelta(days=7)
+    html = text(ines.get(f"/instructor/?lab={LAB}"))
+    caption = html.split('id="timeline-figure"')[1].split("</figcaption>")[0]
+    assert "(2 earlier submissions outside the chart)" in caption  # the `graded` fixture's two
+    assert "no data yet" not in caption
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "note"),
+    [
+        (1, 0, "1 earlier submission outside the chart"),
+        (0, 3, "3 later submissions outside the chart"),
+        (2, 1, "2 earlier and 1 later submissions outside the chart"),
+        (0, 0, ""),
+    ],
+)
+def test_timeline_note_counts_what_is_left_out(before, after, note):
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    chart = charts.timeline("t", "Lab", start, dt.timedelta(hours=2), [0, 0, 0], None, before, after)
+    assert chart.note == note
 
 
 def test_dashboard_without_due_date_and_without_data(ines):

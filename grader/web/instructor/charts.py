@@ -56,6 +56,7 @@ class Chart:
     plot_width: int = WIDTH - LEFT - RIGHT
     plot_height: int = HEIGHT - TOP - BOTTOM
     rows: list[tuple[str, int]] = field(default_factory=list)  # the data, for the table
+    note: str = ""  # said after the caption, e.g. data that the chart leaves out
 
     @property
     def baseline(self) -> int:
@@ -161,8 +162,11 @@ def timeline(
     description = f"Submissions to {lab_title} per {size} (UTC), {sum(counts)} in all in the chart"
     if due is not None:
         description += f"; the due date {due.strftime('%Y-%m-%d %H:%M')} UTC is marked, later bars are late work"
+    outside = ""
     if before or after:
         description += f"; {before} earlier and {after} later submissions are outside the chart"
+        counted = [f"{n} {word}" for n, word in ((before, "earlier"), (after, "later")) if n]
+        outside = " and ".join(counted) + f" submission{'s' if before + after != 1 else ''} outside the chart"
     chart = bar_chart(
         chart_id,
         f"Submissions over time: {lab_title}",
@@ -173,6 +177,7 @@ def timeline(
         tick_every=tick_every,
         highlight=highlight,
     )
+    chart.note = outside
     if due is not None and counts:
         offset = (due - start) / step
         slot = chart.plot_width / len(counts)
