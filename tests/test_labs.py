@@ -730,6 +730,15 @@ def test_lab_validates(lab_id: str) -> None:
 
 
 @pytest.mark.parametrize("lab_id", LABS)
+def test_handout_formulas_read_as_written(lab_id: str) -> None:
+    # The page and `lossgrader handout` show the text as it is (no TeX renderer):
+    # formulas are written in plain Unicode, inside code blocks.
+    handout = find_lab(lab_id).handout
+    assert "$$" not in handout and "\\frac" not in handout and "\\sum" not in handout
+    assert "    E = " in handout
+
+
+@pytest.mark.parametrize("lab_id", LABS)
 def test_every_fixture_names_what_it_tests(lab_id: str) -> None:
     for spec in find_lab(lab_id).fixtures:
         assert spec.category and spec.description, spec.name

@@ -99,6 +99,7 @@ def test_lab_page(student_client):
     assert "<h1>Lab01: MSE" in html or "Lab01" in html
     assert html.count("<h1") == 1  # the handout's own title is a level down
     assert "<strong><code>mean_squared_error(y, t)</code></strong>" in html  # Markdown rendered
+    assert "<pre><code>E = ½ · Σₖ (yₖ − tₖ)²" in html  # the formula as written, no TeX left raw
     assert "lossgrader check my_lab01_mse.py --lab lab01-mse" in html
     assert 'href="/labs/lab01-mse/public-fixtures.json"' in html
     assert '<label for="file">' in html and '<label for="code">' in html
