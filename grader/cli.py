@@ -8,6 +8,7 @@ arguments, unknown lab, unreadable file), with a one-line message and no traceba
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import math
 import os
@@ -359,6 +360,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _tolerate_unencodable_output() -> None:
+    """Print what the terminal's encoding lacks (Σ, ·, − in messages) as "?" instead of
+    failing: output redirected on Windows is cp1252, under PYTHONIOENCODING=ascii ASCII."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+
+
 def entry() -> None:
     """Console-script entry point."""
+    _tolerate_unencodable_output()
     sys.exit(run())

@@ -519,17 +519,19 @@ def test_lab_handout_of_unknown_lab_exits_2(capsys):
 # --- the real console script ---------------------------------------------------------
 
 
-def lossgrader(*args: Any) -> subprocess.CompletedProcess[str]:
+def lossgrader(*args: Any, **env_extra: str) -> subprocess.CompletedProcess[str]:
     """Run the installed ``lossgrader`` script (or ``python -m grader``) in a subprocess."""
     script = shutil.which("lossgrader", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "grader"]
     env = {k: v for k, v in os.environ.items() if k not in ("LOSSGRADER_DEBUG", "LOSSGRADER_LABS")}
     env["COLUMNS"] = "500"
+    env.update(env_extra)
     return subprocess.run(
         [*command, *map(str, args)],
         capture_output=True,
         text=True,
         encoding="utf-8",
+        errors="replace",
         cwd=ROOT,
         env=env,
         timeout=120,
@@ -540,6 +542,15 @@ def test_script_check_correct_file_exits_0():
     proc = lossgrader("check", impl("lab01-mse", "correct_textbook.py"), "--lab", "lab01-mse")
     assert proc.returncode == 0
     assert "hidden fixtures" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_script_output_survives_a_terminal_without_unicode():
+    # Windows' redirected output is cp1252 and some terminals are ASCII: the feedback
+    # (with ·, Σ, −) must still arrive, unencodable characters as "?".
+    proc = lossgrader("check", impl("lab01-mse", "correct_textbook.py"), "--lab", "lab01-mse", PYTHONIOENCODING="ascii")
+    assert proc.returncode == 0, proc.stderr
+    assert "all 8 fixtures passed" in proc.stdout and "?" in proc.stdout
     assert proc.stderr == ""
 
 
