@@ -461,6 +461,9 @@ class Zygote:
         # Children share these pages copy-on-write; collection would touch them all.
         gc.collect()
         gc.freeze()
+        # Hand back the heap that start-up freed: every fork would copy its page
+        # table entries and every exit unmap them (_keep_heap stops glibc doing it).
+        _libc.malloc_trim(0)
 
     def _build_jail(self, stdlib_roots: list[str], libraries: list[str]) -> None:
         cfg = self.config
