@@ -531,7 +531,6 @@ def lossgrader(*args: Any, **env_extra: str) -> subprocess.CompletedProcess[str]
         capture_output=True,
         text=True,
         encoding="utf-8",
-        errors="replace",
         cwd=ROOT,
         env=env,
         timeout=120,
