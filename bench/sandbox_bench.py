@@ -14,6 +14,8 @@ prints:
   second waits for the first;
 * what the trusted grader itself spends per submission (building fixtures, the
   reference, comparison), measured on its own by replaying recorded run reports;
+* a floor: the same runs in a pre-forked child of a warm process with no isolation
+  at all (``bench/fork_floor.py``), one at a time; what the sandbox adds is on top;
 * throughput (submissions/s) with 1 and 2 slots (``--jobs`` grading threads per slot,
   default 2, as ``lossgrader grade -j`` would);
 * the same work through :class:`~grader.grading.runner.SubprocessRunner` (a fresh
@@ -34,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -163,6 +167,18 @@ def sporadic(runner: Any, lab: Lab, source: bytes, n: int, gap: float) -> list[f
     return latencies
 
 
+def unisolated_floor(n: int) -> dict[str, list[float]]:
+    """Per-run times of a pre-forked child with no isolation (``bench/fork_floor.py``)."""
+    floor = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fork_floor.py"), "-n", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(floor.stdout)
+
+
 def latency(runner: Any, lab: Lab, source: bytes, n: int, warm: int, label: str) -> tuple[list[float], TimedRunner]:
     """Grade one submission at a time and print its latencies."""
     sequential(runner, lab, [source] * warm)
@@ -222,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
             trusted = grader_side(runner, lab, source, args.n)
             figures["grader_p50"] = percentile(trusted, 50)
             print(f"\ntrusted grader alone (replayed runs)     {ms(trusted)}   (fixtures + reference + comparison)")
+            figures["hidden_p50"] = percentile(timed.times["hidden"], 50)
+        floor = unisolated_floor(min(args.n, 100))
+        figures["floor_hidden_p50"] = percentile(floor["hidden"], 50)
+        print("\nno isolation at all (bench/fork_floor.py: a pre-forked plain child of a warm process)")
+        print(f"  per run, shown                        {ms(floor['shown'])}")
+        print(f"  per run, hidden                       {ms(floor['hidden'])}")
+        floor_p50 = figures["floor_hidden_p50"] + figures["grader_p50"]
+        print(
+            f"  its hidden run + the trusted grader   {floor_p50 * 1000:8.2f} ms"
+            f"   (the sandbox's hidden run: {figures['hidden_p50'] * 1000:.2f} ms)"
+        )
         with SandboxRunner(slots=1, prefault=args.prefault) as runner:
             runner.start()
             latency(runner, lab, source, args.n, args.warm, "sandbox, 1 slot (the two runs one after the other)")
@@ -264,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             f"p50 per submission <= {TARGET_P50_MS:g} ms (2 runs + grader side)",
             figures["p50"] * 1000 <= TARGET_P50_MS,
             f"{figures['p50'] * 1000:.2f} ms; per run {figures['run_p50'] * 1000:.2f} ms, "
-            f"trusted grader alone {figures['grader_p50'] * 1000:.2f} ms",
+            f"trusted grader alone {figures['grader_p50'] * 1000:.2f} ms; with no isolation at all, "
+            f"the hidden run and the grader alone take {floor_p50 * 1000:.2f} ms",
         ),
         ("throughput grows with slots (2 vs 1)", growth >= TARGET_GROWTH, f"{growth:.2f}x"),
     ]

@@ -177,12 +177,19 @@ def test_output_without_a_final_newline_survives_the_early_finish(runner) -> Non
 
 def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
     from grader.sandbox import SandboxRunner
-    from grader.sandbox.zygote import PREFAULT_HEAP_BYTES
 
     source = (
         "import resource\n"
+        "import numpy as np\n"
         "def f():\n"
-        "    return [resource.getrusage(resource.RUSAGE_SELF).ru_minflt, resource.getrlimit(resource.RLIMIT_AS)[0]]\n"
+        "    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    limit = resource.getrlimit(resource.RLIMIT_AS)[0]\n"
+        "    room = np.empty(200 << 20, dtype=np.uint8)  # within the 256 MiB\n"
+        "    try:\n"
+        "        more = np.empty(100 << 20, dtype=np.uint8)  # beyond it\n"
+        "    except MemoryError:\n"
+        "        more = None\n"
+        "    return [faults, limit, room.size, more is None]\n"
     )
     seen = {}
     for mode in ("never", "idle"):
@@ -190,12 +197,39 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
             runner.start()
             time.sleep(0.2)  # idle: the spares warm up ("idle") or stay as they are ("never")
             report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
+            assert report.outcomes[0].status == "ok", report.outcomes[0]
             seen[mode] = report.outcomes[0].value.tolist()
-    (cold_faults, cold_limit), (warm_faults, warm_limit) = seen["never"], seen["idle"]
+    (cold_faults, cold_limit, *cold_room), (warm_faults, warm_limit, *warm_room) = seen["never"], seen["idle"]
     assert warm_faults > cold_faults + 200  # the warm-up touched pages before the job
-    # For the heap it kept, no more: the limits differ by that heap, give or take the two
-    # fork servers' own sizes, which differ by a few pages from one instance to the next.
-    assert abs(warm_limit - cold_limit - PREFAULT_HEAP_BYTES) < 1 << 20
+    # The warm-up's heap lies in the reserve that every child makes, so the limits are
+    # the same, give or take where the reserve starts (it skips to a 2 MiB boundary)
+    # and the two fork servers' own sizes (a few pages apart).
+    assert abs(warm_limit - cold_limit) < 3 << 20
+    assert cold_room == warm_room == [200 << 20, 1.0]  # 200 MiB fit, 300 MiB do not
+
+
+def test_fresh_arrays_land_on_huge_pages(runner) -> None:
+    """Four 800 kB arrays take some 800 page faults on 4 KiB pages and a few dozen on
+    the 2 MiB pages of the child's heap reserve (where the kernel allows them)."""
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        mode = f.read()
+    source = (
+        "import resource\n"
+        "import numpy as np\n"
+        "def f():\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    x = np.ones(100_000)\n"
+        "    y = np.exp(x)\n"
+        "    z = x * y\n"
+        "    w = z + 1\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before\n"
+    )
+    report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
+    faults = report.outcomes[0].value.item()
+    if "[never]" in mode:
+        assert faults > 700, mode  # no huge pages: one fault per 4 KiB, and still correct
+    else:
+        assert faults < 200, f"{faults} page faults with transparent huge pages {mode.strip()}"
 
 
 def test_prefault_modes_are_checked() -> None:
