@@ -13,12 +13,14 @@ import json
 import math
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -229,31 +231,78 @@ def _grade_many(
             return [f.result() for f in futures]
 
 
+#: A word or two per failed check, for the table; the whole feedback follows it.
+_PROBLEMS = {
+    "missing": "missing",
+    "raised": "exception",
+    "type": "wrong type",
+    "shape": "wrong shape",
+    "finite": "not finite",
+    "value": "wrong value",
+    "unmodified": "input changed",
+    "not_run": "not run",
+}
+
+
 def _print_result(result: Result, file: Path, *, details: bool, instructor: bool = False) -> None:
+    """A table of the fixtures, then what went wrong with each failed one, in full.
+
+    The feedback is a paragraph, not a table cell: in a cell of an 80-column terminal
+    it was folded to a dozen characters a line, numbers cut in two.
+    """
     out.print(f"[bold]{escape(str(file))}[/bold] · {result.lab_id} · seed {result.seed}")
     if result.submission_error:
         out.print(f"[red]Problem with the file:[/red] {escape(result.submission_error)}")
-    table = Table(show_lines=False)
+    longest_word = max((len(w) for t in result.tests for w in t.category.split()), default=0)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("fixture", no_wrap=True)
-    table.add_column("category")
-    table.add_column("kind")
+    table.add_column("category", min_width=longest_word)
+    table.add_column("kind", no_wrap=True)
     table.add_column("result", no_wrap=True)
-    table.add_column("feedback", overflow="fold")
+    table.add_column("problem")
     for test in result.tests:
         mark = "[green]passed[/green]" if test.passed else "[red]FAILED[/red]"
-        feedback = "" if test.passed else (test.message if instructor else test.feedback())
-        table.add_row(escape(test.name), escape(test.category), test.visibility, mark, escape(feedback))
+        problem = "" if test.passed else _PROBLEMS.get(test.stage, test.stage)
+        table.add_row(escape(test.name), escape(test.category), test.visibility, mark, escape(problem))
     out.print(table)
-    if details:
-        for test in result.tests:
-            if test.passed or (test.visibility == "hidden" and not instructor) or not test.inputs:
-                continue
-            out.print(f"[bold]{escape(test.name)}[/bold]: {escape(test.function)}({escape(', '.join(test.inputs))})")
+    _print_failures(result, details=details, instructor=instructor)
     if result.output.strip() and not instructor:
         out.print("[dim]Your code printed:[/dim]")
         out.print(escape(result.output.rstrip()[:2000]), markup=False)
     colour = "green" if result.all_passed else "red"
     out.print(f"[{colour}]Score {escape(result.summary_line())}[/{colour}]")
+
+
+def _print_failures(result: Result, *, details: bool, instructor: bool) -> None:
+    """Each failed fixture's feedback, wrapped to the terminal; fixtures whose feedback
+    is word for word the same and have no call to show share one paragraph."""
+    groups: dict[str, list[str]] = {}  # feedback -> fixture names, in order
+    blocks: list[tuple[list[str], str, str | None]] = []
+    for test in result.tests:
+        if test.passed:
+            continue
+        feedback = test.message if instructor else test.feedback()
+        ran = test.stage != "not_run"  # the call of a fixture that never ran says nothing
+        if details and ran and test.inputs and (test.visibility != "hidden" or instructor):
+            blocks.append(([test.name], feedback, f"called as {test.function}({', '.join(test.inputs)})"))
+        elif feedback in groups:
+            groups[feedback].append(test.name)
+        else:
+            groups[feedback] = [test.name]
+            blocks.append((groups[feedback], feedback, None))
+    for names, feedback, call in blocks:
+        out.print(f"[bold red]{escape(', '.join(names))}[/bold red]")
+        out.print(_indented(feedback), markup=False)
+        if call:
+            out.print(_indented(call), style="dim", markup=False)
+    if blocks:
+        out.print()
+
+
+def _indented(text: str) -> str:
+    """``text`` wrapped to the terminal, indented by two spaces (numbers such as 1e-06 kept whole)."""
+    width = max(40, out.width) - 2
+    return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
 
 
 @main.command()

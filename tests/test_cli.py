@@ -178,6 +178,31 @@ def test_check_wrong_implementation_exits_1_naming_failing_fixtures(capsys):
     assert "FAILED" in result.out
 
 
+@pytest.mark.parametrize("width", [80, 160])
+def test_check_feedback_reads_whole_at_any_width(capsys, monkeypatch, width):
+    # In a table cell of an 80-column terminal the feedback was folded to a dozen
+    # characters a line, numbers cut in two: it is now a paragraph under the table.
+    monkeypatch.setattr(cli.out, "width", width)
+    result = invoke(capsys, "check", impl("lab01-mse", "wrong_mean.py"), "--lab", "lab01-mse")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert all(len(line.rstrip()) <= width for line in lines)
+    row = next(line for line in lines if line.lstrip().startswith("small-vector "))
+    assert "FAILED" in row and "wrong value" in row  # the table names the problem
+    assert "expected 2, got 1.333333333" in result.out  # a number never split across lines
+    text = " ".join(result.out.split())
+    assert "Your value matches the mean of the squared differences" in text
+    assert "called as mean_squared_error(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))" in text
+
+
+def test_check_same_feedback_for_many_fixtures_is_said_once(capsys):
+    result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
+    text = " ".join(result.out.split())
+    assert text.count("not run: the file is empty.") == 1
+    assert "small-vector, two-by-two-batch, nested-lists, identical-inputs, random-vector" in text
+    assert "called as" not in text  # nothing ran: no call to show
+
+
 def test_check_refused_file_exits_1_with_the_problem(capsys):
     result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
     assert result.code == 1
