@@ -311,19 +311,28 @@ def labs() -> None:
     names = available_labs()
     if not names:
         raise UserError(f"no labs found in {labs_dir()}")
-    table = Table(title=f"labs in {labs_dir()}")
-    for column in ("id", "title", "functions", "public", "hidden", "randomised", "points"):
-        table.add_column(column)
+    table = Table(
+        title=f"labs in {labs_dir()}",
+        caption="fixtures: public + hidden + randomised",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("id", no_wrap=True)  # what --lab takes: never cut short
+    table.add_column("title", overflow="fold")
+    table.add_column("functions", overflow="fold")  # one per line, folded rather than cut
+    table.add_column("fixtures", no_wrap=True)
+    table.add_column("points", justify="right", no_wrap=True)
     for name in names:
         lab = _lab(name)
         counts = [str(len(lab.fixtures_by(v))) for v in ("public", "hidden", "randomised")]
         if lab.withheld and counts[1] == "0":
-            counts[1] = "not here"  # a students' copy: the server has them
+            counts[1] = "(not here)"  # a students' copy: the server has them
         table.add_row(
             lab.id,
             escape(lab.title),
-            ", ".join(f.signature for f in lab.functions),
-            *counts,
+            escape("\n".join(f.signature for f in lab.functions)),
+            " + ".join(counts),
             fmt_points(lab.max_score),
         )
     out.print(table)

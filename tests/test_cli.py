@@ -476,11 +476,14 @@ def test_unexpected_error_becomes_one_line(capsys, monkeypatch):
 # --- labs and lab --------------------------------------------------------------------
 
 
-def test_labs_lists_the_three_lab_ids(capsys):
+@pytest.mark.parametrize("width", [80, 160])
+def test_labs_lists_the_three_lab_ids(capsys, monkeypatch, width):
+    monkeypatch.setattr(cli.out, "width", width)  # at 80 columns the ids were cut to "lab02-cro…"
     result = invoke(capsys, "labs")
     assert result.code == 0
     for lab in LABS:
         assert lab in result.out
+    assert all(len(line.rstrip()) <= width for line in result.out.splitlines())
 
 
 def test_lab_validate_shipped_lab_exits_0(capsys):
