@@ -211,6 +211,18 @@ def test_student_submits_and_instructor_regrades(browser: Any, server: Server) -
         assert row.locator("dl.detail").count() == 0, row.inner_html()  # no inputs, expected or got
         text = row.inner_text()
         assert "Expected" not in text and "Inputs" not in text and "Got" not in text, text
+
+    # On a phone the student's tables turn into one block per row: the score is on screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path, name in (("/labs", "labs-phone"), (f"/labs/{LAB}/attempts", "attempts-phone")):
+        page.goto(path)
+        wrap = page.locator(".table-wrap").first
+        overflow = wrap.evaluate("element => element.scrollWidth - element.clientWidth")
+        assert overflow <= 0, f"{path}: the table is {overflow} px wider than a phone's screen"
+        score = page.locator("td[data-label='Score']").first
+        expect(score).to_be_in_viewport()
+        expect(score).to_contain_text(re.compile(r"\d+ / \d+"))
+        _shot(page, name)
     page.context.close()
 
     # --- the instructor ------------------------------------------------------------------------
