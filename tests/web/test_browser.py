@@ -231,6 +231,12 @@ def test_student_submits_and_instructor_regrades(browser: Any, server: Server) -
     expect(page).to_have_url(re.compile(r"/instructor/?$"))
     expect(page.locator("h1").first).to_be_visible()
     _shot(page, "dashboard")
+    page.set_viewport_size({"width": 375, "height": 800})  # the labs summary stacks on a phone too
+    overflow = page.locator(".table-wrap").first.evaluate("element => element.scrollWidth - element.clientWidth")
+    assert overflow <= 0, f"the dashboard's labs table is {overflow} px wider than a phone's screen"
+    expect(page.locator("td[data-label='Mean score']").first).to_be_in_viewport()
+    _shot(page, "dashboard-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("link", name="Gradebook").first.click()
     expect(page).to_have_url(re.compile(r"/instructor/gradebook"))
