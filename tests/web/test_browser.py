@@ -1,8 +1,10 @@
 """End to end in a real browser: ``lossgrader serve`` (gunicorn, SQLite, sandbox) driven by headless chromium.
 
 A demo student signs in, uploads a correct lab01 file, watches it get graded and reads the
-results; the demo instructor finds it in the gradebook, regrades it and downloads the
-Canvas CSV. Screenshots of the main pages go to ``test-artifacts/screenshots/``.
+results, and at a phone's width its labs and attempts still show the score on screen;
+the demo instructor finds it in the gradebook, regrades it and downloads the Canvas CSV.
+Screenshots of the main pages (and of three at phone width) go to
+``test-artifacts/screenshots/``.
 
 Needs Debian's chromium (``scripts/install-browser.sh``) and the ``playwright`` package
 (never ``playwright install``): without them the test fails when ``CI`` is set, else skips.
