@@ -262,7 +262,7 @@ def _print_result(result: Result, file: Path, *, details: bool, instructor: bool
     table.add_column("problem")
     for test in result.tests:
         mark = "[green]passed[/green]" if test.passed else "[red]FAILED[/red]"
-        problem = "" if test.passed else _PROBLEMS.get(test.stage, test.stage)
+        problem = "" if test.passed else _problem(test.stage, test.message)
         table.add_row(escape(test.name), escape(test.category), test.visibility, mark, escape(problem))
     out.print(table)
     _print_failures(result, details=details, instructor=instructor)
@@ -271,6 +271,14 @@ def _print_result(result: Result, file: Path, *, details: bool, instructor: bool
         out.print(escape(result.output.rstrip()[:2000]), markup=False)
     colour = "green" if result.all_passed else "red"
     out.print(f"[{colour}]Score {escape(result.summary_line())}[/{colour}]")
+
+
+def _problem(stage: str, message: str) -> str:
+    """The table's word for a failed check; a fixture stopped while it ran (time or memory
+    limit, a crash) is "stopped", not "not run" like the ones after it."""
+    if stage == "not_run" and not message.startswith(("not run", "the file could not be loaded")):
+        return "stopped"
+    return _PROBLEMS.get(stage, stage)
 
 
 def _print_failures(result: Result, *, details: bool, instructor: bool) -> None:

@@ -203,6 +203,16 @@ def test_check_same_feedback_for_many_fixtures_is_said_once(capsys):
     assert "called as" not in text  # nothing ran: no call to show
 
 
+def test_check_names_the_fixture_a_limit_stopped(capsys, tmp_path):
+    looping = tmp_path / "loop.py"
+    looping.write_text("def mean_squared_error(y, t):\n    while True:\n        pass\n")
+    result = invoke(capsys, "check", looping, "--lab", "lab01-mse")
+    rows = {line.split()[0]: line for line in result.out.splitlines() if line.startswith(" ") and "FAILED" in line}
+    assert rows["small-vector"].rstrip().endswith("stopped")  # it ran, and the CPU limit stopped it
+    assert rows["two-by-two-batch"].rstrip().endswith("not run")
+    assert "time limit of 2 s exceeded on fixture small-vector" in " ".join(result.out.split())
+
+
 def test_check_refused_file_exits_1_with_the_problem(capsys):
     result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
     assert result.code == 1
