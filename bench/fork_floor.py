@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from grader.grading import fixtures, harness
 from grader.grading.lab import find_lab
 from grader.grading.runner import OutcomeCollector
-from grader.sandbox.zygote import _keep_heap, _libc, _reserve_huge_heap
+from grader.sandbox.zygote import _keep_heap, _reserve_huge_heap, settle_heap
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSION = ROOT / "tests" / "implementations" / "lab03-softmax-ce" / "correct_logsumexp.py"
@@ -81,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     _keep_heap()
     for request in requests.values():  # warm up as the fork server does
         harness.serve(harness.decode_request(request), io.BytesIO())
-    gc.collect()
-    gc.freeze()
-    _libc.malloc_trim(0)
+    settle_heap()
     times: dict[str, list[float]] = {}
     for kind, calls in groups.items():
         for _ in range(10):

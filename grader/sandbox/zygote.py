@@ -464,12 +464,7 @@ class Zygote:
         self.read_roots = (*roots, SITE, "/tmp", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
         _keep_heap()
         self._warm_up()
-        # Children share these pages copy-on-write; collection would touch them all.
-        gc.collect()
-        gc.freeze()
-        # Hand back the heap that start-up freed: every fork would copy its page
-        # table entries and every exit unmap them (_keep_heap stops glibc doing it).
-        _libc.malloc_trim(0)
+        settle_heap()
 
     def _build_jail(self, stdlib_roots: list[str], libraries: list[str]) -> None:
         cfg = self.config
@@ -927,6 +922,16 @@ def _keep_heap() -> None:
     of a fixture costs a page fault per 4 KiB, several times slower than the math."""
     _libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
     _libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def settle_heap() -> None:
+    """After warming up, before forking: what children inherit is fixed from here on."""
+    # Children share these pages copy-on-write; collection would touch them all.
+    gc.collect()
+    gc.freeze()
+    # Hand back the heap that start-up freed: every fork would copy its page
+    # table entries and every exit unmap them (_keep_heap stops glibc doing it).
+    _libc.malloc_trim(0)
 
 
 def _reserve_huge_heap() -> None:
