@@ -14,7 +14,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Submission, utcnow
@@ -29,6 +29,18 @@ MAX_WAIT_SECONDS = 10
 EARLY = 0.5
 #: The wait while nothing has been graded lately (no rate to go by).
 UNKNOWN_RATE_WAIT_SECONDS = 2
+
+
+_RECENT = Submission.graded_at >= bindparam("since", type_=Submission.graded_at.type)
+# One statement, built once (status polls are frequent); each part goes by an index
+# (status; graded_at) and touches only unfinished or recent rows.
+_STANDING = select(
+    select(func.count())
+    .where(Submission.status.in_(PENDING), Submission.id < bindparam("submission"))
+    .scalar_subquery(),
+    select(func.count()).where(_RECENT).scalar_subquery(),
+    select(func.min(Submission.graded_at)).where(_RECENT).scalar_subquery(),
+)
 
 
 @dataclass(frozen=True)
@@ -50,16 +62,8 @@ def outlook(session: Session, submission: Submission, now: dt.datetime | None = 
     if submission.status == "running":
         return Outlook(0, 1)
     now = now or utcnow()
-    recent = Submission.graded_at >= now - RATE_WINDOW
-    # One statement (status polls are frequent); each part goes by an index (status;
-    # graded_at) and touches only unfinished or recent rows.
-    ahead, graded, first = session.execute(
-        select(
-            select(func.count()).where(Submission.status.in_(PENDING), Submission.id < submission.id).scalar_subquery(),
-            select(func.count()).where(recent).scalar_subquery(),
-            select(func.min(Submission.graded_at)).where(recent).scalar_subquery(),
-        )
-    ).one()
+    params = {"submission": submission.id, "since": now - RATE_WINDOW}
+    ahead, graded, first = session.execute(_STANDING, params).one()
     if not ahead:
         return Outlook(0, 1)
     if not graded or first is None:

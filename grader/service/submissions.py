@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import math
 import threading
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,6 +180,19 @@ def _dispatch(services: Services, submission_id: int) -> bool:
 # --- submit ----------------------------------------------------------------------------
 
 
+# Built once: every submission runs them.
+# FOR UPDATE (PostgreSQL): one student's concurrent submits number their attempts in turn.
+_USER_ACTIVE = select(User.active).where(User.id == bindparam("b_user")).with_for_update()
+_PREVIOUS_ATTEMPTS = select(
+    func.max(Submission.attempt),
+    func.max(Submission.submitted_at),
+    func.count(Submission.id).filter(Submission.status != "error"),
+    select(Extension.due_at)  # in the same round trip
+    .where(Extension.user_id == bindparam("b_user"), Extension.lab_id == bindparam("b_lab"))
+    .scalar_subquery(),
+).where(Submission.user_id == bindparam("b_user"), Submission.lab_id == bindparam("b_lab"))
+
+
 def submit(
     services: Services,
     user_id: int,
@@ -199,22 +213,13 @@ def submit(
     def work(session: Session) -> Submission:
         _begin_write(session)
         at = now or utcnow()
-        # FOR UPDATE (PostgreSQL): one student's concurrent submits number their attempts in turn.
-        active = session.scalar(select(User.active).where(User.id == user_id).with_for_update())
-        if not active:
+        params = {"b_user": user_id, "b_lab": lab_id}
+        if not session.scalar(_USER_ACTIVE, params):
             raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
         lab = session.get(Lab, lab_id)
         if lab is None:
             raise SubmissionRefused(f"There is no lab {lab_id!r}.")
-        extension = select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab_id)
-        last_attempt, last_at, counted, extension_due = session.execute(
-            select(
-                func.max(Submission.attempt),
-                func.max(Submission.submitted_at),
-                func.count(Submission.id).filter(Submission.status != "error"),
-                extension.scalar_subquery(),  # in the same round trip
-            ).where(Submission.user_id == user_id, Submission.lab_id == lab_id)
-        ).one()
+        last_attempt, last_at, counted, extension_due = session.execute(_PREVIOUS_ATTEMPTS, params).one()
         if isinstance(last_at, str):  # SQLite aggregates bypass the column type
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None and last_at.tzinfo is None:
@@ -387,9 +392,45 @@ def _store_results(session: Session, submission_id: int, lab_id: str, user_id: i
         _recompute_one(session, lab, user_id)
 
 
+# Grading stores a verdict, some 25 fixture rows and a gradebook cell per submission
+# while students wait: these run as prebuilt Core statements on the session's
+# connection, not through the ORM's unit of work (several times its cost here).
+_SUBMISSIONS, _RESULTS, _SCORES = Submission.__table__, FixtureResult.__table__, Score.__table__
+_DELETE_RESULTS = delete(_RESULTS).where(_RESULTS.c.submission_id == bindparam("b_submission"))
+_INSERT_RESULTS = insert(_RESULTS)
+_SCORE_CELL = select(_SCORES).where(_SCORES.c.user_id == bindparam("b_user"), _SCORES.c.lab_id == bindparam("b_lab"))
+_UPDATE_SCORE = update(_SCORES).where(_SCORES.c.id == bindparam("b_score"))
+_ATTEMPTS = select(
+    _SUBMISSIONS.c.id,
+    _SUBMISSIONS.c.attempt,
+    _SUBMISSIONS.c.submitted_at,
+    _SUBMISSIONS.c.status,
+    _SUBMISSIONS.c.score,
+    _SUBMISSIONS.c.max_score,
+).where(_SUBMISSIONS.c.user_id == bindparam("b_user"), _SUBMISSIONS.c.lab_id == bindparam("b_lab"))
+_MARK_GRADED = update(_SUBMISSIONS).where(  # SET: the parameters' columns
+    _SUBMISSIONS.c.id == bindparam("b_id"),
+    _SUBMISSIONS.c.grading_attempts == bindparam("b_attempts"),
+    _SUBMISSIONS.c.status.in_(("running", "queued")),
+)
+_EXTENSION_DUE = select(Extension.__table__.c.due_at).where(
+    Extension.__table__.c.user_id == bindparam("b_user"), Extension.__table__.c.lab_id == bindparam("b_lab")
+)
+
+
+def _clean_detail(detail: dict[str, Any]) -> Any:
+    """:func:`_clean` for a result's detail, skipped when it is clean already (nearly always)."""
+    try:
+        text = json.dumps(detail, allow_nan=False)
+    except (TypeError, ValueError):
+        return _clean(detail)
+    return _clean(detail) if "\\u0000" in text else detail
+
+
 def _replace_results(session: Session, submission_id: int, lab_id: str, result: Result) -> None:
     """Exactly one current result set: delete the old rows, insert the new ones."""
-    session.execute(delete(FixtureResult).where(FixtureResult.submission_id == submission_id))
+    connection = session.connection()
+    connection.execute(_DELETE_RESULTS, {"b_submission": submission_id})
     rows = []
     for position, test in enumerate(result.tests):
         detail = test.to_dict()
@@ -407,12 +448,12 @@ def _replace_results(session: Session, submission_id: int, lab_id: str, result: 
                 "score": test.score,
                 "max_score": test.max_score,
                 "feedback": _text(detail["feedback"]),
-                "detail": _clean(detail),
+                "detail": _clean_detail(detail),
                 "elapsed": test.elapsed,
             }
         )
     if rows:
-        session.execute(insert(FixtureResult), rows)  # one executemany for the whole result set
+        connection.execute(_INSERT_RESULTS, rows)  # one executemany for the whole result set
 
 
 def _record_failure(services: Services, claim: _Claim, reason: str) -> None:
@@ -450,15 +491,8 @@ def _store_result(services: Services, claim: _Claim, result: Result) -> bool:
     """One transaction: verdict, fixture results (replaced) and score; False if the claim was lost."""
 
     def work(session: Session) -> bool:
-        stored = session.execute(
-            update(Submission)
-            .where(
-                Submission.id == claim.id,
-                Submission.grading_attempts == claim.grading_attempts,
-                Submission.status.in_(("running", "queued")),
-            )
-            .values(**_graded_values(result, utcnow()))
-        )
+        params = {"b_id": claim.id, "b_attempts": claim.grading_attempts, **_graded_values(result, utcnow())}
+        stored = session.connection().execute(_MARK_GRADED, params)
         if stored.rowcount != 1:
             return False
         _store_results(session, claim.id, claim.lab_id, claim.user_id, result)
@@ -490,40 +524,31 @@ def grade_submission(services: Services, submission_id: int, worker: str = "work
 _SCORE_FIELDS = ("submission_id", "raw", "penalty", "final", "max_score", "late_days", "attempts", "submitted_at")
 
 
-def _lock_score(session: Session, lab_id: str, user_id: int) -> Score | None:
-    return session.scalars(
-        select(Score)
-        .where(Score.user_id == user_id, Score.lab_id == lab_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+def _lock_score(session: Session, lab_id: str, user_id: int) -> Any:
+    """The student's gradebook cell as a row, locked (PostgreSQL) until the transaction ends."""
+    params = {"b_user": user_id, "b_lab": lab_id}
+    return session.connection().execute(_SCORE_CELL.with_for_update(), params).one_or_none()
 
 
 def _recompute_one(session: Session, lab: Lab, user_id: int) -> bool:
     """Bring one gradebook cell up to date; True if it changed."""
+    session.flush()  # Core statements below: pending ORM changes first
+    connection = session.connection()
+    params = {"b_user": user_id, "b_lab": lab.id}
     score = _lock_score(session, lab.id, user_id)
+    # Read after the lock: a concurrent grading of this student's other submission has committed.
+    rows = connection.execute(_ATTEMPTS, params).all()
+    graded = {r.id: r for r in rows if r.status == "graded"}
     if score is None:
-        graded = session.scalar(
-            select(Submission.id)
-            .where(Submission.user_id == user_id, Submission.lab_id == lab.id, Submission.status == "graded")
-            .limit(1)
-        )
-        if graded is None:
+        if not graded:
             return False  # nothing graded, no cell yet: the gradebook shows "no score"
         _insert_ignore(session, Score, {"user_id": user_id, "lab_id": lab.id}, ["user_id", "lab_id"])
         score = _lock_score(session, lab.id, user_id)
         assert score is not None
-    # Read after the lock: a concurrent grading of this student's other submission has committed.
-    rows = session.execute(
-        select(Submission.id, Submission.attempt, Submission.submitted_at, Submission.status, Submission.score)
-        .add_columns(Submission.max_score)
-        .where(Submission.user_id == user_id, Submission.lab_id == lab.id)
-    ).all()
-    extension_due = session.scalar(
-        select(Extension.due_at).where(Extension.user_id == user_id, Extension.lab_id == lab.id)
-    )
+        rows = connection.execute(_ATTEMPTS, params).all()  # the lock may have waited for another grading
+        graded = {r.id: r for r in rows if r.status == "graded"}
+    extension_due = connection.execute(_EXTENSION_DUE, params).scalar()
     policy = CoursePolicy.from_lab(lab)
-    graded = {r.id: r for r in rows if r.status == "graded"}
     penalised = {i: apply_penalty(policy, r.score or 0.0, r.submitted_at, extension_due) for i, r in graded.items()}
     counted = counted_attempt(
         policy.counting, [Attempt(i, r.attempt, r.submitted_at, penalised[i].final) for i, r in graded.items()]
@@ -544,13 +569,14 @@ def _recompute_one(session: Session, lab: Lab, user_id: int) -> bool:
             "submitted_at": row.submitted_at,
         }
     values["attempts"] = len(rows)
-    changed = False
-    for key in _SCORE_FIELDS:
-        if getattr(score, key) != values[key]:
-            setattr(score, key, values[key])
-            changed = True
-    session.flush()
-    return changed
+    changes = {key: values[key] for key in _SCORE_FIELDS if getattr(score, key) != values[key]}
+    if not changes:
+        return False
+    connection.execute(_UPDATE_SCORE, {"b_score": score.id, **changes, "updated_at": utcnow()})
+    # ORM copies of the cell loaded earlier in this session are stale now.
+    for stale in [o for o in session.identity_map.values() if isinstance(o, Score) and o.id == score.id]:
+        session.expire(stale)
+    return True
 
 
 def recompute_scores(target: Session | Any, lab_id: str, user_id: int | None = None) -> int:

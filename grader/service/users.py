@@ -16,7 +16,7 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -161,6 +161,15 @@ def create_token(session: Session, user: User, name: str = "cli") -> str:
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 
+# One query for the token and its user: every API request (status polls included) runs
+# this, so it is built once.
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+
+
 def user_for_token(session: Session, token: str | None) -> User | None:
     """The active user holding ``token`` (not revoked), recording its use; None otherwise.
 
@@ -170,12 +179,7 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
     digest = token_hash(token)
-    # One query for the token and its user: every API request (status polls included) runs this.
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).one_or_none()
+    found = session.execute(_TOKEN_AND_USER, {"digest": digest}).one_or_none()
     if found is None:
         return None
     row, user = found

@@ -223,6 +223,21 @@ def test_late_penalties_in_the_score(services: Services) -> None:
     assert late is not None and (late.late_days, late.final) == (0, 25.0)
 
 
+def test_a_score_loaded_in_the_callers_session_is_current_after_recompute(services: Services) -> None:
+    # The cell is written with a Core UPDATE: an ORM copy the caller holds must not stay stale.
+    user = add_user(services)
+    set_policy(services, due_at=T0, late_policy="percent_per_day", late_percent_per_day=10)
+    submit_and_grade(services, user, CORRECT, T0 + DAY)
+    with services.sessions() as session:
+        held = session.scalars(select(Score).where(Score.user_id == user)).one()
+        assert (held.late_days, held.final) == (1, 22.5)
+        session.add(Extension(user_id=user, lab_id=LAB, due_at=T0 + 2 * DAY))
+        assert recompute_scores(session, LAB, user_id=user) == 1
+        assert (held.late_days, held.final) == (0, 25.0)
+        session.commit()
+    assert recompute_scores(services, LAB, user_id=user) == 0  # stored: nothing left to change
+
+
 def test_best_counts_the_final_score_after_penalty(services: Services) -> None:
     user = add_user(services)
     set_policy(services, due_at=T0, late_policy="zero_after_deadline", counting="best")

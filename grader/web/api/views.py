@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Response, current_app, g, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from grader.db.models import Extension, FixtureResult, Lab, Submission
@@ -165,10 +165,24 @@ def result_document(result: Any, full: bool) -> dict[str, Any]:
     return {**base, "function": result.function, **{key: detail.get(key) for key in VISIBLE_DETAIL}}
 
 
+# Status polls run these: built once.
+_RESULT_ROWS = (
+    select(*RESULT_COLUMNS)
+    .where(FixtureResult.submission_id == bindparam("submission"))
+    .order_by(FixtureResult.position)
+)
+_LAB_EXISTS = select(Lab.id).where(Lab.id == bindparam("lab"))
+_SUBMISSION = select(Submission).where(Submission.id == bindparam("submission"))
+# Polled while grading runs: never load the source, nor (students) what only instructors see.
+_SUBMISSION_FOR_INSTRUCTORS = _SUBMISSION.options(defer(Submission.source))
+_SUBMISSION_FOR_STUDENTS = _SUBMISSION.options(
+    defer(Submission.source), defer(Submission.output), defer(Submission.error)
+)
+
+
 def result_rows(session: Any, submission_id: int) -> list[Any]:
     """The submission's fixture results, in fixture order, as rows of :data:`RESULT_COLUMNS`."""
-    query = select(*RESULT_COLUMNS).where(FixtureResult.submission_id == submission_id).order_by(FixtureResult.position)
-    return list(session.execute(query).all())
+    return list(session.execute(_RESULT_ROWS, {"submission": submission_id}).all())
 
 
 def submission_document(submission: Submission, full: bool, results: list[Any]) -> dict[str, Any]:
@@ -298,7 +312,7 @@ def create_submission(lab_id: str) -> Response:
     """Queue a submission for grading: 202 with its id and where to poll."""
     from grader.service.submissions import SubmissionRefused, submit
 
-    if get_db().get(Lab, lab_id) is None:
+    if get_db().scalar(_LAB_EXISTS, {"lab": lab_id}) is None:
         return api_error(404, f"There is no lab {lab_id!r}.")
     source, filename, problem = _incoming()
     if problem is not None:
@@ -327,11 +341,8 @@ def submission(submission_id: int) -> Response:
     """A submission and its results: your own (students), any (instructors)."""
     db = get_db()
     full = _is_instructor()
-    # Polled while grading runs: never load the source, nor what only instructors see.
-    query = select(Submission).where(Submission.id == submission_id).options(defer(Submission.source))
-    if not full:
-        query = query.options(defer(Submission.output), defer(Submission.error))
-    found = db.scalar(query)
+    query = _SUBMISSION_FOR_INSTRUCTORS if full else _SUBMISSION_FOR_STUDENTS
+    found = db.scalar(query, {"submission": submission_id})
     if found is None or (not full and found.user_id != g.account.id):
         return api_error(404, f"There is no submission {submission_id}.")
     results = result_rows(db, found.id) if found.status == "graded" else []
