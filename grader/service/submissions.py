@@ -280,31 +280,19 @@ def _claim(services: Services, submission_id: int, worker: str) -> _Claim | None
     now = utcnow()
 
     def work(session: Session) -> _Claim | None:
+        params = {
+            "b_id": submission_id,
+            "b_attempts": config.max_grading_attempts,
+            "b_now": now,
+            "worker": worker[:200],
+            "lease_until": now + dt.timedelta(seconds=config.lease_seconds),
+        }
+        row = session.connection().execute(_CLAIM, params).one_or_none()
+        if row is not None:
+            return _Claim(*row)
         claimable = or_(
             Submission.status == "queued", and_(Submission.status == "running", Submission.lease_until < now)
         )
-        row = session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.grading_attempts < config.max_grading_attempts)
-            .where(claimable)
-            .values(
-                status="running",
-                worker=worker[:200],
-                lease_until=now + dt.timedelta(seconds=config.lease_seconds),
-                grading_attempts=Submission.grading_attempts + 1,
-            )
-            .returning(
-                Submission.id,
-                Submission.user_id,
-                Submission.lab_id,
-                Submission.source,
-                Submission.seed,
-                Submission.grading_attempts,
-            )
-            .execution_options(synchronize_session=False)
-        ).one_or_none()
-        if row is not None:
-            return _Claim(*row)
         # Not claimable: graded already, owned by a live worker, or out of attempts.
         stuck = session.execute(
             select(Submission.grading_attempts, Submission.status, Submission.error, Submission.worker).where(
@@ -387,7 +375,7 @@ def _graded_values(result: Result, now: dt.datetime) -> dict[str, Any]:
 def _store_results(session: Session, submission_id: int, lab_id: str, user_id: int, result: Result) -> None:
     """The submission's new result set, and the student's gradebook cell recomputed from it."""
     _replace_results(session, submission_id, lab_id, result)
-    lab = session.get(Lab, lab_id)
+    lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
     if lab is not None:
         _recompute_one(session, lab, user_id)
 
@@ -399,6 +387,7 @@ _SUBMISSIONS, _RESULTS, _SCORES = Submission.__table__, FixtureResult.__table__,
 _DELETE_RESULTS = delete(_RESULTS).where(_RESULTS.c.submission_id == bindparam("b_submission"))
 _INSERT_RESULTS = insert(_RESULTS)
 _SCORE_CELL = select(_SCORES).where(_SCORES.c.user_id == bindparam("b_user"), _SCORES.c.lab_id == bindparam("b_lab"))
+_SCORE_CELL_LOCKED = _SCORE_CELL.with_for_update()
 _UPDATE_SCORE = update(_SCORES).where(_SCORES.c.id == bindparam("b_score"))
 _ATTEMPTS = select(
     _SUBMISSIONS.c.id,
@@ -413,6 +402,31 @@ _MARK_GRADED = update(_SUBMISSIONS).where(  # SET: the parameters' columns
     _SUBMISSIONS.c.grading_attempts == bindparam("b_attempts"),
     _SUBMISSIONS.c.status.in_(("running", "queued")),
 )
+_SUBMISSION_LEASE = _SUBMISSIONS.c.lease_until.type
+_CLAIM = (
+    update(_SUBMISSIONS)  # SET status and grading_attempts here, worker and lease_until from the parameters
+    .where(
+        _SUBMISSIONS.c.id == bindparam("b_id"),
+        _SUBMISSIONS.c.grading_attempts < bindparam("b_attempts"),
+        or_(
+            _SUBMISSIONS.c.status == "queued",
+            and_(
+                _SUBMISSIONS.c.status == "running",
+                _SUBMISSIONS.c.lease_until < bindparam("b_now", type_=_SUBMISSION_LEASE),
+            ),
+        ),
+    )
+    .values(status="running", grading_attempts=_SUBMISSIONS.c.grading_attempts + 1)
+    .returning(
+        _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.user_id,
+        _SUBMISSIONS.c.lab_id,
+        _SUBMISSIONS.c.source,
+        _SUBMISSIONS.c.seed,
+        _SUBMISSIONS.c.grading_attempts,
+    )
+)
+_LAB_ROW = select(Lab.__table__).where(Lab.__table__.c.id == bindparam("b_lab"))
 _EXTENSION_DUE = select(Extension.__table__.c.due_at).where(
     Extension.__table__.c.user_id == bindparam("b_user"), Extension.__table__.c.lab_id == bindparam("b_lab")
 )
@@ -527,11 +541,11 @@ _SCORE_FIELDS = ("submission_id", "raw", "penalty", "final", "max_score", "late_
 def _lock_score(session: Session, lab_id: str, user_id: int) -> Any:
     """The student's gradebook cell as a row, locked (PostgreSQL) until the transaction ends."""
     params = {"b_user": user_id, "b_lab": lab_id}
-    return session.connection().execute(_SCORE_CELL.with_for_update(), params).one_or_none()
+    return session.connection().execute(_SCORE_CELL_LOCKED, params).one_or_none()
 
 
-def _recompute_one(session: Session, lab: Lab, user_id: int) -> bool:
-    """Bring one gradebook cell up to date; True if it changed."""
+def _recompute_one(session: Session, lab: Any, user_id: int) -> bool:
+    """Bring one gradebook cell up to date; True if it changed. ``lab``: its ``labs`` row (ORM or Core)."""
     session.flush()  # Core statements below: pending ORM changes first
     connection = session.connection()
     params = {"b_user": user_id, "b_lab": lab.id}
