@@ -18,6 +18,9 @@ Events written (JSON frames, see :mod:`grader.grading.wire`):
   "error": ..., "line": n, "mutated": [arg indices], "elapsed": seconds}``; a result
   with status ``ok`` is followed by one array frame holding the value.
 - ``{"event": "done"}``
+
+A run *in turn* (the sandbox's, see :func:`serve`) then waits for a second request and
+answers it the same way, from ``loaded`` to ``done``, in the same process.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 import time
 import traceback
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -101,9 +104,10 @@ def encode_call(function: str, args: Sequence[Any]) -> bytes:
     return wire.json_frame({"function": function, "args": specs}) + b"".join(frames)
 
 
-def encode_header(source: str, functions: list[str], count: int) -> bytes:
-    """A request's first frame: the source, the functions to look for, how many calls follow."""
-    return wire.json_frame({"source": source, "functions": functions, "calls": count})
+def encode_header(source: str, functions: list[str], count: int, **fields: Any) -> bytes:
+    """A request's first frame: the source, the functions to look for, how many calls
+    follow (and ``fields``, such as a second request's ``cpu_seconds``)."""
+    return wire.json_frame({**fields, "source": source, "functions": functions, "calls": count})
 
 
 def encode_request(source: str, functions: list[str], calls: Sequence[tuple[str, list[Any]] | bytes]) -> bytes:
@@ -200,11 +204,21 @@ def load_submission(source: str) -> types.ModuleType:
     return module
 
 
-def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> None:
+def serve(
+    request: tuple[dict[str, Any], list[np.ndarray]],
+    out: BinaryIO,
+    then: Callable[[], tuple[dict[str, Any], list[np.ndarray]] | None] | None = None,
+) -> None:
     """Run one request and write its events to ``out``.
 
     One write per call: a call's result goes out with the next call's start event,
     flushed before that call runs, so the grader always knows which call was running.
+
+    ``then``: called after ``done`` (a load error ends the run instead); it returns a
+    second request (None: there is none), whose calls run against the same module,
+    with the CPU limit raised by its ``cpu_seconds``. The sandbox's ``then`` flushes
+    the output and waits for the grader, which sends the second request only once it
+    has sealed all that the first part wrote (see :mod:`grader.sandbox.runner`).
     """
     header, arrays = request
     pending: list[bytes | memoryview] = []
@@ -223,8 +237,43 @@ def serve(request: tuple[dict[str, Any], list[np.ndarray]], out: BinaryIO) -> No
         send(wire.json_frame({"event": "load_error", "error": error, "line": line}))
         return
     pending.append(wire.json_frame({"event": "loaded"}))
+    _call_all(module, header["calls"], arrays, pending, send)
+    if then is None:
+        return
+    second = then()
+    if second is None:
+        return
+    header, arrays = second
+    _extend_cpu_limit(float(header.get("cpu_seconds") or 0))
+    pending.append(wire.json_frame({"event": "loaded"}))
+    _call_all(module, header["calls"], arrays, pending, send)
 
-    for index, call in enumerate(header["calls"]):
+
+def _extend_cpu_limit(seconds: float) -> None:
+    """Give the second part of a run its own CPU time: the soft limit moves up by
+    ``seconds`` from what has been used, within the hard limit the sandbox set."""
+    import resource
+
+    if seconds <= 0:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if soft == resource.RLIM_INFINITY:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    wanted = math.ceil(usage.ru_utime + usage.ru_stime + seconds)
+    ceiling = hard - 1 if hard != resource.RLIM_INFINITY else wanted
+    resource.setrlimit(resource.RLIMIT_CPU, (max(soft, min(wanted, ceiling)), hard))
+
+
+def _call_all(
+    module: types.ModuleType,
+    calls: list[dict[str, Any]],
+    arrays: list[np.ndarray],
+    pending: list[bytes | memoryview],
+    send: Callable[..., None],
+) -> None:
+    """Make every call of a request, reporting each; ends with ``done``."""
+    for index, call in enumerate(calls):
         send(wire.json_frame({"event": "start", "call": index}))
         result: dict[str, Any] = {"event": "result", "call": index}
         function = getattr(module, call["function"], None)

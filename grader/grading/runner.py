@@ -38,7 +38,7 @@ MAX_RESULT_BYTES = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class RunLimits:
-    """Resource limits for one submission (all fixtures together)."""
+    """Resource limits of one group of fixtures (the shown ones, or the hidden ones): each gets these."""
 
     wall_seconds: float = 10.0
     cpu_seconds: float = 5.0

@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.grading import harness, wire
@@ -297,25 +298,62 @@ class _CallBlobs:
             self._entries.clear()
 
 
+@dataclass
+class _Then:
+    """The second part of a run in turn: its request, sent once the first part is sealed."""
+
+    calls: list[Call]
+    chunks: list[bytes]  # the request's frames, written in order
+    collector: OutcomeCollector = field(init=False)
+    report: RunReport | None = None  # set when the run ends after the first part was sealed
+
+    def __post_init__(self) -> None:
+        self.collector = OutcomeCollector(self.calls)
+
+
 class _Job:
-    """One run: started on construction, then :meth:`supervise`."""
+    """One run: started on construction, then :meth:`supervise`.
+
+    With ``then``, a run *in turn*: once the child has reported every call of the
+    request ("done"), its output so far is read and sealed (later output is read and
+    dropped), the first part's report is fixed, and only then does the second
+    request go to the child, through a pipe of its own; the wall clock starts again
+    for it. The child cannot get at that request earlier: it is nowhere in the
+    sandbox until the grader writes it. So a submission's hidden fixtures can run in
+    the child that ran its shown ones without anything of their inputs reaching what
+    the student sees.
+    """
 
     def __init__(
-        self, zygote: _Zygote, header: bytes, calls_fd: int, calls: list[Call], limits: RunLimits, audit: bool
+        self,
+        zygote: _Zygote,
+        header: bytes,
+        calls_fd: int,
+        calls: list[Call],
+        limits: RunLimits,
+        audit: bool,
+        then: _Then | None = None,
     ) -> None:
         self.limits = limits
         self.collector = OutcomeCollector(calls)
+        self.then = then
         self.started = time.monotonic()
         self.pidfd = -1
+        self.then_w = self.waiting_r = -1
+        self.sealed = False  # the first part of a run in turn was sealed
         ours: list[int] = []
         theirs: list[int] = []
         try:
             theirs.append(sealed_memfd(header, "lossgrader-request"))
             theirs.append(os.dup(calls_fd))
-            for _ in range(4):  # result, output, status, reaped
+            # Pipes: result, output, status; for a run in turn the second request (the
+            # child reads it) and "waiting" (the child says it waits for that request);
+            # last, reaped (for the server). We read all but the second request.
+            reading = [True, True, True, *((False, True) if then is not None else ()), True]
+            for we_read in reading:
                 r, w = os.pipe()
-                ours.append(r)
-                theirs.append(w)
+                ours.append(r if we_read else w)
+                theirs.append(w if we_read else r)
             with contextlib.suppress(OSError):
                 _set_pipe_size(ours[0], _READ_CHUNK)
             job = {"limits": limits.to_dict(), "audit": audit}
@@ -327,6 +365,11 @@ class _Job:
         finally:
             for fd in theirs:
                 os.close(fd)
+        if then is not None:
+            self.then_w, self.waiting_r = ours.pop(3), ours.pop(3)
+            os.set_blocking(self.then_w, False)
+            with contextlib.suppress(OSError):
+                _set_pipe_size(self.then_w, _READ_CHUNK)
         self.result_r, self.output_r, self.status_r, self.reaped_r = ours
 
     def kill(self) -> None:
@@ -337,6 +380,8 @@ class _Job:
     def supervise(self) -> tuple[RunReport, bool]:
         """Read everything until the run is over; returns (report, sandbox lost).
 
+        The report is the first part's, for a run in turn; the second part's is then
+        ``then.report``, or None when the run ended before the first part was sealed.
         On return every descriptor is closed but ``reaped_r``, which the caller keeps
         (or closes) to know when the run has fully disappeared.
         """
@@ -349,10 +394,47 @@ class _Job:
         timed_out = finished = stuck = False
         deadline = self.started + limits.wall_seconds
         give_up: float | None = None
+        collector = self.collector  # the part being run
+        sealed: RunReport | None = None  # the first part's report, once sealed
+        unsent: list[memoryview] = []
         names = {self.result_r: "result", self.output_r: "output", self.status_r: "status", self.reaped_r: "reaped"}
+        if self.waiting_r >= 0:
+            names[self.waiting_r] = "waiting"
         sel = selectors.DefaultSelector()
         for fd in names:
+            os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
+
+        def stop(reason: str) -> None:
+            nonlocal corrupt, give_up
+            corrupt = f"the submission corrupted the result stream ({reason})"
+            self.kill()  # nothing more it says can count
+            give_up = time.monotonic() + _KILL_GRACE
+
+        def take(data: bytes) -> None:
+            """Result bytes: to the part being run; at the end of the first part, the seal."""
+            nonlocal collector, sealed, unsent, deadline, output, truncated
+            if corrupt is not None:
+                return
+            try:
+                collector.feed(data)
+            except wire.ProtocolError as exc:
+                stop(str(exc))
+                return
+            if self.then is None or sealed is not None or not collector.done or collector.load_error is not None:
+                return
+            if collector.decoder.pending:  # bytes after "done": not the harness's
+                stop("it wrote after the end")
+                return
+            # The first part is over: seal what it wrote, then send the rest.
+            truncated |= _drain(self.output_r, output, limits.output_bytes)
+            sealed = self._report(collector, None, output, truncated, None)
+            output, truncated = bytearray(), False
+            collector = self.then.collector
+            unsent = [memoryview(chunk) for chunk in self.then.chunks]
+            sel.register(self.then_w, selectors.EVENT_WRITE)
+            deadline = time.monotonic() + limits.wall_seconds
+
         try:
             while sel.get_map() and not finished:
                 now = time.monotonic()
@@ -363,13 +445,34 @@ class _Job:
                 if give_up is not None and now >= give_up:
                     stuck = True
                     break
-                for key, _ in sel.select((give_up or deadline) - now):
+                for key, _events in sel.select((give_up or deadline) - now):
                     fd = key.fd
-                    data = os.read(fd, _READ_CHUNK)
+                    if fd == self.then_w:
+                        if not self._send(unsent):
+                            sel.unregister(fd)
+                            os.close(self.then_w)
+                            self.then_w = -1
+                        continue
+                    try:
+                        data = os.read(fd, _READ_CHUNK)
+                    except BlockingIOError:  # drained meanwhile (the seal, "waiting")
+                        continue
                     kind = names[fd]
+                    if kind == "waiting":
+                        sel.unregister(fd)
+                        if data and sealed is None:
+                            # The child waits for the second request: its result stream
+                            # must have ended the first part (it wrote "done" before this).
+                            while corrupt is None and (chunk := _read_ready(self.result_r)):
+                                take(chunk)
+                            if corrupt is None and sealed is None and not collector.done:
+                                pending = collector.decoder.pending
+                                stop("it ended in the middle of a frame" if pending else "it did not say done")
+                        continue
                     if not data:
                         sel.unregister(fd)
-                        if kind == "result" and self.collector.done and corrupt is None:
+                        last_part = sealed is not None or self.then is None or collector.load_error is not None
+                        if kind == "result" and collector.done and corrupt is None and last_part:
                             # The child flushed its output before closing the result
                             # stream: take what is in the pipe and stop here, without
                             # waiting for two exits. Nothing it does now can count.
@@ -377,14 +480,10 @@ class _Job:
                             finished = True
                             break
                     elif kind == "result":
-                        if corrupt is None:
-                            try:
-                                self.collector.feed(data)
-                            except wire.ProtocolError as exc:
-                                corrupt = f"the submission corrupted the result stream ({exc})"
-                                self.kill()  # nothing more it says can count
-                                give_up = time.monotonic() + _KILL_GRACE
+                        take(data)
                     elif kind == "output":
+                        # After the seal, output is kept only for the memory hints of
+                        # the second part's termination: students never see it.
                         room = limits.output_bytes - len(output)
                         output.extend(data[: max(room, 0)])
                         truncated |= len(data) > room
@@ -399,6 +498,7 @@ class _Job:
             sel.close()
             for fd in (self.result_r, self.output_r, self.status_r, self.pidfd):
                 os.close(fd)
+            self._close_then()
         if not finished:
             os.close(self.reaped_r)  # read to the end already, or given up on
             self.reaped_r = -1
@@ -406,10 +506,10 @@ class _Job:
         status = bytes(status_data)
         record = _json_object(bytes(record_data))
         setup_error = record.get("setup_error") or _setup_error(status)
-        if setup_error and not timed_out:
+        if setup_error and not timed_out and sealed is None:
             raise SandboxError(f"the sandbox could not be set up: {setup_error}")
         lost = stuck
-        if corrupt is None and self.collector.decoder.pending and not timed_out:
+        if corrupt is None and collector.decoder.pending and not timed_out:
             corrupt = "the submission corrupted the result stream (it ended in the middle of a frame)"
         if not (finished or timed_out or corrupt):
             # No record: the server died (its children with it). No "R": the child
@@ -417,28 +517,78 @@ class _Job:
             lost = lost or not isinstance(record.get("status"), int) or not status.startswith(b"R")
         termination = None
         if not finished:
-            termination = self._termination(record, text, timed_out, corrupt, lost)
-        outcomes = self.collector.finish(termination, corrupt)
-        load_error = self.collector.load_error
+            termination = self._termination(collector, record, text, timed_out, corrupt, lost)
+        report = self._report(collector, corrupt or termination, text, truncated, corrupt)
+        if sealed is None:
+            return report, lost
+        assert self.then is not None
+        self.sealed = True
+        if not lost:  # lost: the caller runs the second part again, apart
+            # Its output stays here; its termination only ever reaches students as
+            # the grader's own wording (compare.not_run_summary).
+            report.output, report.output_truncated = "", False
+            self.then.report = report
+        return sealed, lost
+
+    def _report(
+        self,
+        collector: OutcomeCollector,
+        termination: str | None,
+        output: bytearray | str,
+        truncated: bool,
+        corrupt: str | None,
+    ) -> RunReport:
+        limits = self.limits
+        outcomes = collector.finish(termination if not corrupt else None, corrupt)
+        load_error = collector.load_error
         memory = f"memory limit of {limits.memory_mib} MiB exceeded"
         for outcome in outcomes:
             if outcome.status == "raised" and (outcome.error or "").startswith("MemoryError"):
                 outcome.error = f"{memory} ({outcome.error})"
         if load_error and load_error.startswith("MemoryError"):
             load_error = f"{memory} ({load_error})"
-        report = RunReport(
+        text = output if isinstance(output, str) else output.decode("utf-8", errors="replace")
+        return RunReport(
             outcomes=outcomes,
             load_error=load_error,
-            load_error_line=self.collector.load_error_line,
+            load_error_line=collector.load_error_line,
             output=text,
             output_truncated=truncated,
-            termination=corrupt or termination,
+            termination=termination,
             wall_seconds=time.monotonic() - self.started,
         )
-        return report, lost
+
+    def _send(self, unsent: list[memoryview]) -> bool:
+        """Write what the pipe takes of the second request; False once all is written (or the child is gone)."""
+        try:
+            while unsent:
+                written = os.write(self.then_w, unsent[0])
+                unsent[0] = unsent[0][written:]
+                if not unsent[0]:
+                    unsent.pop(0)
+        except BlockingIOError:
+            return True
+        except OSError:  # the child is gone: its end shows up on the other pipes
+            unsent.clear()
+        return False
+
+    def _close_then(self) -> None:
+        """Close what is left of a run in turn's own pipes."""
+        if self.then_w >= 0:
+            os.close(self.then_w)
+            self.then_w = -1
+        if self.waiting_r >= 0:
+            os.close(self.waiting_r)
+            self.waiting_r = -1
 
     def _termination(
-        self, record: dict[str, Any], output: str, timed_out: bool, corrupt: str | None, lost: bool
+        self,
+        collector: OutcomeCollector,
+        record: dict[str, Any],
+        output: str,
+        timed_out: bool,
+        corrupt: str | None,
+        lost: bool,
     ) -> str | None:
         limits = self.limits
         if timed_out:
@@ -462,7 +612,7 @@ class _Job:
             if out_of_memory:
                 return memory
             return describe_exit(-signum)
-        if self.collector.done:
+        if collector.done:
             return None
         if out_of_memory:
             return memory
@@ -475,6 +625,13 @@ def _setup_error(status: bytes) -> str | None:
         if chunk.startswith(b"E"):
             return chunk[1:].decode("utf-8", "replace")[:500]
     return None
+
+
+def _read_ready(fd: int) -> bytes:
+    """What a pipe holds now (b"" if nothing), without blocking."""
+    if not select.select([fd], [], [], 0)[0]:
+        return b""
+    return os.read(fd, _READ_CHUNK)
 
 
 def _drain(fd: int, output: bytearray, cap: int) -> bool:
@@ -667,6 +824,29 @@ class SandboxRunner:
 
     def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
         """Run ``calls`` against ``source`` in the sandbox within ``limits``."""
+        report, _ = self._run(source, functions, calls, limits, None)
+        return report
+
+    def run_in_turn(
+        self, source: str, functions: list[str], first: list[Call], then: list[Call], limits: RunLimits
+    ) -> tuple[RunReport, RunReport | None]:
+        """Run ``first``, then ``then``, in one child; a report for each part.
+
+        The second part's request reaches the child only after everything the first
+        part wrote has been sealed (see :class:`_Job`), so its inputs can never show in
+        the first report's output or values. Each part has the limits' wall and CPU
+        time; memory is shared. The second report is None when the first part did not
+        end cleanly (a crash, a limit, a load error): run ``then`` apart, in a fresh
+        child, as it would have been.
+        """
+        header = harness.encode_header("", functions, len(then), cpu_seconds=limits.cpu_seconds)
+        second = _Then(then, [header, *(call.encoded for call in then)])
+        report, second = self._run(source, functions, first, limits, second)
+        return report, second.report if second is not None else None
+
+    def _run(
+        self, source: str, functions: list[str], calls: list[Call], limits: RunLimits, then: _Then | None
+    ) -> tuple[RunReport, _Then | None]:
         header = harness.encode_header(source, functions, len(calls))
         calls_fd = self._blobs.open(calls)
         self._acquire()
@@ -675,7 +855,7 @@ class SandboxRunner:
             for attempt in (1, 2):
                 zygote = self._ensure_zygote()
                 try:
-                    job = _Job(zygote, header, calls_fd, calls, limits, self.audit_hook)
+                    job = _Job(zygote, header, calls_fd, calls, limits, self.audit_hook, then)
                 except _ZygoteLost:
                     self._discard(zygote)
                     if attempt == 2:
@@ -685,14 +865,15 @@ class SandboxRunner:
                 reaped = job.reaped_r
                 if lost:
                     # The server died under the run: its death ended every namespace
-                    # it made. A fresh one, and one more try.
+                    # it made. A fresh one, and one more try (of what was not sealed).
                     self._discard(zygote)
                     if reaped >= 0:
                         os.close(reaped)
                         reaped = -1
-                    if attempt == 1:
+                    if attempt == 1 and not job.sealed:
+                        then = _Then(then.calls, then.chunks) if then is not None else None
                         continue
-                return report
+                return report, then
             raise AssertionError("unreachable")
         finally:
             os.close(calls_fd)

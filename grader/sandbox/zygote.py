@@ -591,8 +591,8 @@ class Zygote:
         wakes takes a CPU, and with two the answer would wait for it).
         """
         try:
-            if flags & socket.MSG_CTRUNC or len(fds) != 6:
-                raise ValueError("a job needs 6 descriptors")
+            if flags & socket.MSG_CTRUNC or len(fds) not in (6, 8):
+                raise ValueError("a job needs 6 descriptors, or 8 for a run in turn")
             job = json.loads(msg)
             job["vm_bytes"] = self._vm_bytes()  # the child adds what its warm-up took
             data = json.dumps(job).encode()
@@ -604,14 +604,14 @@ class Zygote:
             else:
                 raise RuntimeError(f"no sandbox child could be prepared: {self.spare_error}")
             self.last_job = time.monotonic()
-            self.runs[spare.pid] = _Run(spare.uid, fds[5], spare.init_sock)
-            fds[5] = -1
+            self.runs[spare.pid] = _Run(spare.uid, fds[-1], spare.init_sock)
+            fds[-1] = -1
             try:
                 socket.send_fds(self.control, [json.dumps({"ok": True, "pid": spare.pid}).encode()], [spare.pidfd])
             finally:
                 os.close(spare.pidfd)
             try:
-                socket.send_fds(spare.job_sock, [data], fds[:5])
+                socket.send_fds(spare.job_sock, [data], fds[:-1])
             except OSError as exc:  # died since: the run ends at once, with this reason
                 _report_setup_failure(fds[4], "server", exc, exit_after=False)
                 os.kill(spare.pid, signal.SIGKILL)
@@ -844,9 +844,11 @@ class Zygote:
                 self._warm_up_student(job_fd)
                 msg, fds, _flags, _addr = socket.recv_fds(channel, 1 << 16, 8)
             channel.close()
-            if not msg or len(fds) != 5:
+            if not msg or len(fds) not in (5, 7):
                 os._exit(0)  # retired, or the server is gone
-            request_fd, calls_fd, result_w, output_w, status_w = fds
+            request_fd, calls_fd, result_w, output_w, status_w = fds[:5]
+            # A run in turn: the second request comes on then_r, once we say on waiting_w that we wait.
+            then_r, waiting_w = fds[5:] if len(fds) == 7 else (-1, -1)
             job = json.loads(msg)
             limits = job["limits"]
             os.dup2(output_w, 1)
@@ -868,7 +870,7 @@ class Zygote:
                 sys.modules["numpy.random"].seed()
             # The allowance is the same whatever the spare did: what its heap grew by
             # (the reserve, the warm-up) comes on top of the server's size.
-            _set_limits(limits, job["vm_bytes"] + (_libc.sbrk(0) - heap_start))
+            _set_limits(limits, job["vm_bytes"] + (_libc.sbrk(0) - heap_start), parts=2 if then_r >= 0 else 1)
             prctl(PR_SET_NO_NEW_PRIVS, 1)
             self.program.load()
             if job.get("audit", True):
@@ -883,8 +885,24 @@ class Zygote:
         # Buffered: its flush() (the harness flushes per event) writes everything even
         # when a signal interrupts a large write to the pipe.
         out = os.fdopen(result_w, "wb")
+
+        def then():  # type: ignore[no-untyped-def]
+            """Output first (the grader seals it), then wait for the second request.
+
+            "Waiting" lets the grader tell a result stream that lost its "done" (the
+            submission wrote into it) from a run still going, without the wall clock.
+            """
+            for stream in self.streams:
+                with contextlib.suppress(BaseException):
+                    stream.flush()
+            with contextlib.suppress(OSError):
+                os.write(waiting_w, b"w")
+                os.close(waiting_w)
+            data = _read_to_end(then_r)
+            return harness.decode_request(data) if data else None
+
         try:
-            harness.serve(request, out)
+            harness.serve(request, out, then if then_r >= 0 else None)
         except BaseException:
             code = 1
         # Output first, then the end of the result stream: once the grader has read
@@ -988,6 +1006,15 @@ def _setup_error(sock: socket.socket) -> str:
         return ""
 
 
+def _read_to_end(fd: int) -> bytes:
+    """Everything written to a pipe until its writer closes it."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
 def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -1012,11 +1039,13 @@ def _report_setup_failure(status_w: int, who: str, exc: BaseException, *, exit_a
             os._exit(SETUP_FAILED)
 
 
-def _set_limits(limits: dict, vm_bytes: int) -> None:
+def _set_limits(limits: dict, vm_bytes: int, parts: int = 1) -> None:
+    """The run's limits; a run in ``parts`` gets the CPU time of each (the harness
+    raises the soft limit for the next part), never more than that in all."""
     cpu = max(1, int(-(-float(limits["cpu_seconds"]) // 1)))
     memory = vm_bytes + int(limits["memory_mib"]) * 1024 * 1024
     table = [
-        (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at soft, SIGKILL at hard
+        (resource.RLIMIT_CPU, cpu, parts * cpu + 1),  # SIGXCPU at soft, SIGKILL at hard
         (resource.RLIMIT_AS, memory, memory),
         (resource.RLIMIT_FSIZE, int(limits["file_bytes"]), int(limits["file_bytes"])),
         (resource.RLIMIT_NOFILE, int(limits["open_files"]), int(limits["open_files"])),

@@ -67,6 +67,45 @@ def test_hidden_fixtures_run_in_a_process_of_their_own() -> None:
     assert set(hidden_run) == hidden
 
 
+class InTurnRunner(RecordingRunner):
+    """Also runs in turn, like the sandbox: records each part; ``second`` False plays a
+    first part that did not end cleanly (the engine must then run the hidden one apart)."""
+
+    def __init__(self, second: bool = True) -> None:
+        super().__init__()
+        self.second = second
+        self.in_turn: list[tuple[list[str], list[str]]] = []
+
+    def run_in_turn(self, source, functions, first, then, limits):
+        self.in_turn.append(([c.label for c in first], [c.label for c in then]))
+        shown = RunReport([CallOutcome("ok", np.array(0.0), "scalar", "float") for _ in first], output="shown\n")
+        if not self.second:
+            return shown, None
+        hidden = RunReport([CallOutcome("not_run", error="not run: exit 9") for _ in then], termination="exit 9")
+        return shown, hidden
+
+
+def test_a_runner_that_runs_in_turn_gets_the_shown_fixtures_then_the_hidden_ones_in_one_run() -> None:
+    runner = InTurnRunner()
+    lab = find_lab("lab02-cross-entropy")
+    result = grade(CORRECT_MSE, lab, 1, runner=runner)
+    hidden = {f.name for f in lab.fixtures_by("hidden")}
+    assert runner.runs == [] and len(runner.in_turn) == 1
+    first, then = runner.in_turn[0]
+    assert not hidden & set(first) and set(then) == hidden
+    # Output and termination come from the shown part only.
+    assert result.output == "shown\n" and result.termination is None
+    assert {t.stage for t in result.tests if t.visibility == "hidden"} == {"not_run"}
+
+
+def test_when_the_shown_part_does_not_end_cleanly_the_hidden_fixtures_run_apart() -> None:
+    runner = InTurnRunner(second=False)
+    lab = find_lab("lab02-cross-entropy")
+    grade(CORRECT_MSE, lab, 1, runner=runner)
+    assert len(runner.in_turn) == 1
+    assert [set(run) for run in runner.runs] == [{f.name for f in lab.fixtures_by("hidden")}]
+
+
 def test_hidden_only_grading_is_one_run() -> None:
     runner = RecordingRunner()
     lab = find_lab("lab01-mse")

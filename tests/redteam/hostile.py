@@ -107,6 +107,17 @@ class RecordingRunner:
             self.runs.append(Recorded(list(calls), report))
         return report
 
+    def run_in_turn(
+        self, source: str, functions: list[str], first: list[Call], then: list[Call], limits: RunLimits
+    ) -> tuple[RunReport, RunReport | None]:
+        """The pool's run in turn (what the service grades with), each part kept as a run."""
+        report, second = self.inner.run_in_turn(source, functions, first, then, limits)
+        with self._lock:
+            self.runs.append(Recorded(list(first), report))
+            if second is not None:  # None: the engine runs the hidden part apart, through run()
+                self.runs.append(Recorded(list(then), second))
+        return report, second
+
 
 @dataclass
 class Graded:

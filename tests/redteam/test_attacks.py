@@ -176,9 +176,10 @@ def test_frames_and_gc_lead_to_inputs_only(pool, before, grader_secrets) -> None
     assert groups["shown"]["inputs"] <= shown
     assert groups["hidden"]["inputs"] <= hidden
     # ...and nothing else: no expected value anywhere, no hidden input in the shown run.
+    # (The hidden part runs in the same child after the shown one, so it may find the
+    # shown inputs: they are public.)
     assert not (groups["shown"]["expected"] | groups["hidden"]["expected"]) & (shown | hidden)
     assert not (groups["hidden"]["inputs"] - groups["shown"]["inputs"]) & shown
-    assert not (groups["shown"]["inputs"] - groups["hidden"]["inputs"]) & hidden
     assert graded.result.score == 0
     aftermath(pool, before, grader_secrets.marker)
 
@@ -215,7 +216,8 @@ def test_raw_memory_holds_no_secret_and_no_expected_value(pool, before, grader_s
         hits = outcome.value.tolist()
         assert hits[3] > 500 and hits[own] > 0, f"the scan should find its own run's inputs: {hits}"
         assert hits[0] == 0, f"expected values in the child's memory: {hits}"
-        assert hits[other] == 0, f"the other run's inputs in the child's memory: {hits}"
+        if run is graded.shown:  # the hidden part comes later, in the same child: shown inputs are public
+            assert hits[other] == 0, f"hidden inputs in the child's memory while it ran the shown fixtures: {hits}"
     assert "CONTEXTS" in graded.shown.report.output
     aftermath(pool, before, grader_secrets.marker)
 
@@ -561,8 +563,9 @@ def test_forged_result_frames_within_the_run_are_a_corrupt_stream(pool, before, 
     shown = len(lab.fixtures_by("public", "randomised"))
     graded = run_attack(pool, grader_secrets, "forged_frames", lab=lab, beyond=False, calls=shown)
     assert graded.result.status == "graded" and graded.result.score == 0
-    for run in graded.runs:
-        assert "corrupted the result stream" in (run.report.termination or "")
+    # Its forged "done" ends the shown part early (sealed: the hidden inputs go to the
+    # child only then); the harness's own frames that follow break the hidden part.
+    assert "corrupted the result stream" in (graded.hidden.report.termination or "")
     # Forged outcomes for calls that had not run yet are kept, and judged on their value.
     for test in graded.result.tests:
         assert test.stage in ("type", "value") or "corrupted the result stream" in test.message, test.message
@@ -714,6 +717,27 @@ def test_hidden_inputs_never_reach_the_student(pool, before, grader_secrets, att
     assert len(needles) > 10
     leaked = mentions_any(graded.student_text(), needles)
     assert not leaked, f"{len(leaked)} hidden inputs shown to the student, e.g. {leaked[:3]}"
+
+
+def test_hidden_inputs_never_reach_the_student_from_a_forged_end_of_the_shown_part(
+    pool, before, grader_secrets
+) -> None:
+    # The hidden fixtures run in the child that ran the shown ones: a forged "done" gets
+    # the hidden request sent while the shown part's code still runs, and it reads it.
+    lab = small_lab()
+    shown = len(lab.fixtures_by("public", "randomised"))
+    graded = run_attack(pool, grader_secrets, "hunt_after_done", lab=lab, calls=shown)
+    aftermath(pool, before, grader_secrets.marker)
+    assert graded.result.score == 0
+    # The forgery worked: the shown part was sealed on it (the harness's own frames then
+    # broke the hidden part's stream), so the hidden request went out during the hunt.
+    assert "corrupted the result stream" in (graded.hidden.report.termination or "")
+    assert "HUNTED" not in graded.shown.report.output  # printed after the seal: dropped
+    needles = _hidden_needles(SEED)
+    assert len(needles) > 10
+    leaked = mentions_any(graded.student_text() + graded.shown.report.output, needles)
+    assert not leaked, f"{len(leaked)} hidden inputs shown to the student, e.g. {leaked[:3]}"
+    assert not mentions_any(graded.result.output, needles)
 
 
 def test_hidden_inputs_never_reach_the_student_through_line_numbers(pool, before, grader_secrets) -> None:
