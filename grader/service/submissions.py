@@ -47,6 +47,8 @@ from grader.service.policies import Attempt, CoursePolicy, apply_penalty, counte
 log = logging.getLogger(__name__)
 
 ATTEMPT_NUMBER_RETRIES = 20
+#: Grading looks at a lab's files for changes at most this often (seconds).
+LAB_RECHECK_SECONDS = 1.0
 MAX_TEXT = 100_000  # stored output and messages are cut here
 
 
@@ -216,7 +218,7 @@ def submit(
         params = {"b_user": user_id, "b_lab": lab_id}
         if not session.scalar(_USER_ACTIVE, params):
             raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
-        lab = session.get(Lab, lab_id)
+        lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
         if lab is None:
             raise SubmissionRefused(f"There is no lab {lab_id!r}.")
         last_attempt, last_at, counted, extension_due = session.execute(_PREVIOUS_ATTEMPTS, params).one()
@@ -348,7 +350,7 @@ def _lease_kept(services: Services, claim: _Claim) -> Iterator[None]:
 def _run_grader(source: str, lab_id: str, seed: int, runner: Runner) -> tuple[Result | None, str | None]:
     """``(result, None)``, or ``(None, reason)`` when the grader (not the student) failed."""
     try:
-        result = grade(source, find_lab(lab_id), seed, runner=runner)
+        result = grade(source, find_lab(lab_id, recheck_seconds=LAB_RECHECK_SECONDS), seed, runner=runner)
     except Exception as exc:
         log.exception("grading failed")
         return None, f"{type(exc).__name__}: {exc}"

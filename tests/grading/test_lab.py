@@ -323,6 +323,25 @@ def test_find_lab_by_folder_path(lab_copy: Path) -> None:
     assert lab.path == lab_copy
 
 
+def test_find_lab_looks_at_the_files_again_only_as_often_as_asked(
+    lab_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grader.grading.lab as lab_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(lab_module.time, "monotonic", lambda: clock[0])
+    first = find_lab(str(lab_copy), recheck_seconds=1.0)
+    handout = lab_copy / "handout.md"
+    handout.write_text(handout.read_text() + "\nOne more line.\n")
+    clock[0] += 0.5
+    assert find_lab(str(lab_copy), recheck_seconds=1.0) is first  # within the second: not looked at
+    clock[0] += 1.0
+    edited = find_lab(str(lab_copy), recheck_seconds=1.0)
+    assert edited.version != first.version  # a second later: looked at again
+    handout.write_text(handout.read_text() + "\nAnd another.\n")
+    assert find_lab(str(lab_copy)).version not in (first.version, edited.version)  # by default: always
+
+
 def test_unknown_lab_error_lists_the_available_labs() -> None:
     with pytest.raises(LabError, match="unknown lab 'lab99-nope'") as info:
         find_lab("lab99-nope")
