@@ -681,8 +681,8 @@ class SandboxRunner:
     ) -> None:
         """
         slots: runs at a time (default: the number of CPUs).
-        spares: isolated children kept ready (default: ``min(2 * slots, 4)``: a
-            submission's two runs find two, and two more are made while no run is
+        spares: isolated children kept ready (default: ``min(2 * slots, 4)``: two
+            jobs that come at once find two, and two more are made while no run is
             going; 0 makes each run fork its own, about 6 ms slower).
         tmp_bytes: size of each run's private /tmp (files are also capped by
             ``RunLimits.file_bytes``).

@@ -557,8 +557,9 @@ class Zygote:
             timeout = None
             want_spare = self._want_spare()
             if want_spare:
-                # A submission's runs come in pairs: wait a moment for the second before
-                # forking a spare, which would hold it up for a millisecond or two.
+                # Jobs often come two at once (two grading threads; a hidden part run
+                # apart): wait a moment for the next before forking a spare, which
+                # would hold it up for a millisecond or two.
                 timeout = max(0.0, self.last_job + SPARE_PAUSE - time.monotonic())
             elif self._cold_spares():
                 timeout = max(0.0, self.idle_since + WARM_WHEN_IDLE - time.monotonic())
@@ -918,7 +919,7 @@ class Zygote:
 
 #: Seconds after a job before spares are refilled (see ``serve_forever``).
 SPARE_PAUSE = 0.003
-#: Spares kept even while runs are going: a submission's two runs (see ``_want_spare``).
+#: Spares kept even while runs are going: one for each of two jobs that come at once (see ``_want_spare``).
 SPARES_WHILE_BUSY = 2
 #: Seconds without any run before waiting spares warm up (``prefault = "idle"``).
 WARM_WHEN_IDLE = 0.01
