@@ -16,7 +16,7 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -161,36 +161,44 @@ def create_token(session: Session, user: User, name: str = "cli") -> str:
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 
-# One query for the token and its user: every API request (status polls included) runs
-# this, so it is built once.
+# Every API request (status polls included) looks its token up: one query, built once,
+# read as a plain row (the user's columns and the token's), no ORM objects.
+_USERS, _TOKENS = User.__table__, ApiToken.__table__
 _TOKEN_AND_USER = (
-    select(ApiToken, User)
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    select(
+        *_USERS.c,
+        _TOKENS.c.id.label("token_id"),
+        _TOKENS.c.token_hash,
+        _TOKENS.c.last_used_at.label("token_last_used_at"),
+    )
+    .join_from(_TOKENS, _USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(_TOKENS.c.token_hash == bindparam("digest"), _TOKENS.c.revoked_at.is_(None))
 )
+_TOKEN_USED = update(_TOKENS).where(_TOKENS.c.id == bindparam("token"))
 
 
-def user_for_token(session: Session, token: str | None) -> User | None:
+def user_for_token(session: Session, token: str | None) -> Any:
     """The active user holding ``token`` (not revoked), recording its use; None otherwise.
 
-    The lookup is by SHA-256, so response time does not depend on how much of a guessed
-    token matches a real one; the digest is compared again in constant time.
+    The user comes back as a read-only row of the ``users`` columns (``id``,
+    ``username``, ``role``...), not a :class:`User`. The lookup is by SHA-256, so
+    response time does not depend on how much of a guessed token matches a real one;
+    the digest is compared again in constant time.
     """
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
     digest = token_hash(token)
     found = session.execute(_TOKEN_AND_USER, {"digest": digest}).one_or_none()
-    if found is None:
-        return None
-    row, user = found
-    if not hmac.compare_digest(row.token_hash, digest) or not user.active:
+    if found is None or not hmac.compare_digest(found.token_hash, digest) or not found.active:
         return None
     now = utcnow()
     # At most one write a minute per token: status polls must not turn every read into a write.
-    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
-        session.flush()
-    return user
+    last_used = found.token_last_used_at
+    if last_used is None or now - last_used >= TOKEN_USE_RESOLUTION:
+        session.execute(_TOKEN_USED, {"token": found.token_id, "last_used_at": now})
+        for stale in [o for o in session.identity_map.values() if isinstance(o, ApiToken) and o.id == found.token_id]:
+            session.expire(stale, ["last_used_at"])
+    return found
 
 
 def revoke_token(session: Session, token: str | int | ApiToken) -> bool:

@@ -77,8 +77,9 @@ def test_token_stores_only_hash_and_prefix(session: Session) -> None:
 def test_user_for_token_finds_user_and_records_use(session: Session) -> None:
     alice = create_user(session, "alice", "student")
     token = create_token(session, alice)
-    assert user_for_token(session, token) is alice
-    assert alice.tokens[0].last_used_at is not None
+    found = user_for_token(session, token)
+    assert (found.id, found.username, found.role, found.active) == (alice.id, "alice", "student", True)
+    assert alice.tokens[0].last_used_at is not None  # the ORM copy held here is current too
 
 
 def test_user_for_token_ignores_unknown_and_malformed(session: Session) -> None:

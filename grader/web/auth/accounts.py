@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask_login import UserMixin
 
@@ -13,9 +14,12 @@ RANK = {"student": 0, "instructor": 1, "admin": 2}
 
 
 class Account(UserMixin):
-    """A signed-in user. ``get_id`` changes when the password does, which ends other sessions."""
+    """A signed-in user. ``get_id`` changes when the password does, which ends other sessions.
 
-    def __init__(self, user: User) -> None:
+    ``user``: a :class:`User`, or a row of the ``users`` columns (API tokens).
+    """
+
+    def __init__(self, user: User | Any) -> None:
         self.user = user
         self.id = user.id
         self.username = user.username
