@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -39,7 +40,8 @@ SITE_PACKAGES = NUMPY_DIR.parent
 LIMITS = RunLimits(wall_seconds=5, cpu_seconds=1, memory_mib=256, output_bytes=32768)
 
 _PARAMS_LINE = "PARAMS: dict = {}  # filled in by the test"
-_PRELUDE_LINE = "from _prelude import raw, unhook  # inlined by the test"
+#: ``from _prelude import <names>  # inlined by the test``: replaced by the whole prelude.
+_PRELUDE_LINE = re.compile(r"^from _prelude import [\w, ]+  # inlined by the test$", re.MULTILINE)
 
 
 class AftermathError(Exception):
@@ -59,9 +61,9 @@ def small_lab(**changes: Any) -> Lab:
 def attack_source(name: str, **params: Any) -> str:
     """The source of ``attacks/<name>.py`` with its parameters and prelude inlined."""
     text = (ATTACKS / f"{name}.py").read_text()
-    if _PRELUDE_LINE in text:
+    if _PRELUDE_LINE.search(text):
         prelude = (ATTACKS / "_prelude.py").read_text()
-        text = text.replace(_PRELUDE_LINE, prelude)
+        text = _PRELUDE_LINE.sub(lambda _: prelude, text, count=1)
     if _PARAMS_LINE in text:  # attacks without the line take no parameters
         text = text.replace(_PARAMS_LINE, f"PARAMS: dict = {params!r}")
     return text

@@ -12,40 +12,13 @@ import contextlib
 import json
 import os
 import select
-import struct
 import time
 
 import numpy as np
+from _prelude import forge_results  # inlined by the test
 
 PARAMS: dict = {}  # filled in by the test
 _CALLS = [0]
-
-
-def _frame(tag, payload):
-    return tag + struct.pack(">I", len(payload)) + payload
-
-
-def _array(value):
-    value = np.asarray(value, dtype=np.float64)
-    meta = struct.pack(f">B3sB{value.ndim}Q", 3, b"<f8", value.ndim, *value.shape)
-    return _frame(b"A", meta + value.tobytes())
-
-
-def _event(**fields):
-    return _frame(b"J", json.dumps(fields).encode())
-
-
-def _forge_the_end():
-    data = _event(event="result", call=0, status="ok", kind="array", type="ndarray", mutated=[])
-    data += _array(np.full(3, 1 / 3))
-    for later in range(1, PARAMS["calls"]):
-        data += _event(event="start", call=later)
-        data += _event(event="result", call=later, status="ok", kind="scalar", type="float", mutated=[])
-        data += _array(1.0)
-    data += _event(event="done")
-    for fd in range(3, 64):
-        with contextlib.suppress(OSError):
-            os.write(fd, data)
 
 
 def _hunt(seconds=2.0):
@@ -67,7 +40,7 @@ def _hunt(seconds=2.0):
 def softmax(a):
     _CALLS[0] += 1
     if _CALLS[0] == 1:
-        _forge_the_end()
+        forge_results(0, PARAMS["calls"], np.full(3, 1 / 3), 1.0)
         found = _hunt()
         return found if found.size else np.zeros(np.shape(a))
     print("INPUT", json.dumps(np.asarray(a).tolist()), flush=True)

@@ -12,10 +12,9 @@ read]``; prints what follows each secret-looking string.
 
 import gc
 import os
-import sys
 
 import numpy as np
-from _prelude import raw, unhook  # inlined by the test
+from _prelude import raw, request_key, unhook  # inlined by the test
 
 PARAMS: dict = {}  # filled in by the test
 
@@ -69,19 +68,8 @@ def _search(batch, multiplier, targets, labels, hits, contexts):
             at = data.find(pattern, at + 1)
 
 
-def _request():
-    """The request being served (its arrays list): one scan per request, and a run in
-    turn serves two (the shown fixtures', then the hidden ones')."""
-    frame = sys._getframe()
-    while frame is not None:
-        if "arrays" in frame.f_locals:
-            return id(frame.f_locals["arrays"])
-        frame = frame.f_back
-    return None
-
-
 def _scan():
-    key = _request()
+    key = request_key()  # one scan per request
     if key in _DONE:
         return _DONE[key]
     multiplier = np.uint64(PARAMS["A"])
