@@ -208,6 +208,7 @@ def serve(
     request: tuple[dict[str, Any], list[np.ndarray]],
     out: BinaryIO,
     then: Callable[[], tuple[dict[str, Any], list[np.ndarray]] | None] | None = None,
+    flush: Callable[[], None] | None = None,
 ) -> None:
     """Run one request and write its events to ``out``.
 
@@ -216,9 +217,10 @@ def serve(
 
     ``then``: called after ``done`` (a load error ends the run instead); it returns a
     second request (None: there is none), whose calls run against the same module,
-    with the CPU limit raised by its ``cpu_seconds``. The sandbox's ``then`` flushes
-    the output and waits for the grader, which sends the second request only once it
-    has sealed all that the first part wrote (see :mod:`grader.sandbox.runner`).
+    with the CPU limit raised by its ``cpu_seconds``. ``flush`` is called just before
+    the first ``done``: the output must be written by then, as the grader seals all
+    that the first part wrote when it reads ``done``, and only then sends the second
+    request, for which the sandbox's ``then`` waits (see :mod:`grader.sandbox.runner`).
     """
     header, arrays = request
     pending: list[bytes | memoryview] = []
@@ -237,7 +239,7 @@ def serve(
         send(wire.json_frame({"event": "load_error", "error": error, "line": line}))
         return
     pending.append(wire.json_frame({"event": "loaded"}))
-    _call_all(module, header["calls"], arrays, pending, send)
+    _call_all(module, header["calls"], arrays, pending, send, flush if then is not None else None)
     if then is None:
         return
     second = then()
@@ -271,8 +273,9 @@ def _call_all(
     arrays: list[np.ndarray],
     pending: list[bytes | memoryview],
     send: Callable[..., None],
+    before_done: Callable[[], None] | None = None,
 ) -> None:
-    """Make every call of a request, reporting each; ends with ``done``."""
+    """Make every call of a request, reporting each; ends with ``done`` (after ``before_done()``)."""
     for index, call in enumerate(calls):
         send(wire.json_frame({"event": "start", "call": index}))
         result: dict[str, Any] = {"event": "result", "call": index}
@@ -307,6 +310,8 @@ def _call_all(
         else:
             result["status"] = "ok"
             pending.extend([wire.json_frame(result), *wire.array_parts(array)])
+    if before_done is not None:
+        before_done()
     send(wire.json_frame({"event": "done"}))
 
 

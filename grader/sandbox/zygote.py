@@ -887,15 +887,18 @@ class Zygote:
         # when a signal interrupts a large write to the pipe.
         out = os.fdopen(result_w, "wb")
 
+        def flush():  # type: ignore[no-untyped-def]
+            """Our streams, whatever the submission did to sys.stdout."""
+            for stream in self.streams:
+                with contextlib.suppress(BaseException):
+                    stream.flush()
+
         def then():  # type: ignore[no-untyped-def]
-            """Output first (the grader seals it), then wait for the second request.
+            """Wait for the second request (the output was flushed before "done").
 
             "Waiting" lets the grader tell a result stream that lost its "done" (the
             submission wrote into it) from a run still going, without the wall clock.
             """
-            for stream in self.streams:
-                with contextlib.suppress(BaseException):
-                    stream.flush()
             with contextlib.suppress(OSError):
                 os.write(waiting_w, b"w")
                 os.close(waiting_w)
@@ -903,15 +906,13 @@ class Zygote:
             return harness.decode_request(data) if data else None
 
         try:
-            harness.serve(request, out, then if then_r >= 0 else None)
+            harness.serve(request, out, then if then_r >= 0 else None, flush)
         except BaseException:
             code = 1
         # Output first, then the end of the result stream: once the grader has read
         # "done" and end-of-file it has all the output too, and need not wait for the
-        # exit. Our streams, whatever the submission did to sys.stdout.
-        for stream in self.streams:
-            with contextlib.suppress(BaseException):
-                stream.flush()
+        # exit.
+        flush()
         with contextlib.suppress(BaseException):
             out.close()
         os._exit(code)

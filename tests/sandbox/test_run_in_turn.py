@@ -37,6 +37,13 @@ def test_both_parts_run_in_one_child_and_the_second_part_s_output_is_never_kept(
     assert shown.termination is None and hidden.termination is None
 
 
+def test_the_first_part_s_last_unfinished_line_is_kept(runner) -> None:
+    source = "def echo(x):\n    print('no newline', float(x[0]), end='')\n    return float(x[0])\n"
+    shown, hidden = runner.run_in_turn(source, ["echo"], calls("shown", [1.0]), calls("hidden", [2.0]), LIMITS)
+    assert shown.output == "no newline 1.0"
+    assert hidden is not None and hidden.output == ""
+
+
 EXIT_IN_SECOND = """
 import os
 def echo(x):
