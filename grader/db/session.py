@@ -7,6 +7,8 @@ PostgreSQL (production) is used through psycopg 3.
 
 from __future__ import annotations
 
+import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,8 +21,35 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def storable(value: Any) -> Any:
+    """Text PostgreSQL accepts (no NUL characters) and JSON without NaN/infinity, recursively."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """The engines' JSON serializer: :func:`storable` JSON, cleaned only when it must be.
+
+    Strict JSON has no NaN and PostgreSQL's ``json`` refuses ``\\u0000``; a result's
+    detail may hold either (a student's output, a value that is not finite), but
+    nearly never does, so the value is serialised once and cleaned only then."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(storable(value), allow_nan=False)
+    return json.dumps(storable(value)) if "\\u0000" in text else text
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their folder created and WAL mode."""
+    kwargs.setdefault("json_serializer", json_text)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -23,12 +23,18 @@ PENDING = ("queued", "running")
 #: How far back the grading rate is measured.
 RATE_WINDOW = dt.timedelta(seconds=30)
 #: Never ask a client to wait longer than this: estimates go stale.
-MAX_WAIT_SECONDS = 10
+MAX_WAIT_SECONDS = 5
 #: Ask again halfway to the estimate: better a poll too many than a result left waiting
 #: (a rate measured during a rush of submissions is often low).
 EARLY = 0.5
-#: The wait while nothing has been graded lately (no rate to go by).
+#: The wait while too little has been graded lately to tell a rate.
 UNKNOWN_RATE_WAIT_SECONDS = 2
+#: Fewer recent results than this are no rate: the first two or three of a rush, over
+#: a fraction of a second, would read as a trickle and send every client away for
+#: the longest wait.
+MIN_RATE_SAMPLE = 5
+#: The shortest span a rate is measured over, so that a burst does not read as infinite.
+MIN_RATE_SECONDS = 0.25
 
 
 _RECENT = Submission.graded_at >= bindparam("since", type_=Submission.graded_at.type)
@@ -66,13 +72,13 @@ def outlook(session: Session, submission: Submission, now: dt.datetime | None = 
     ahead, graded, first = session.execute(_STANDING, params).one()
     if not ahead:
         return Outlook(0, 1)
-    if not graded or first is None:
+    if graded < MIN_RATE_SAMPLE or first is None:
         return Outlook(ahead, UNKNOWN_RATE_WAIT_SECONDS)
     if first.tzinfo is None:  # SQLite hands aggregates back naive
         first = first.replace(tzinfo=dt.timezone.utc)
     # Over the time since the first of them, not the whole window: a rush that began
     # ten seconds ago is graded at its own rate, not a sixth of it.
-    seconds = max((now - first).total_seconds(), 1.0)
+    seconds = max((now - first).total_seconds(), MIN_RATE_SECONDS)
     rate = graded / seconds
     wait = math.floor(EARLY * ahead / rate)
     return Outlook(ahead, max(1, min(MAX_WAIT_SECONDS, wait)))

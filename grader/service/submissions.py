@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, Submission, User, utcnow
+from grader.db.session import storable
 from grader.grading.engine import grade, new_seed
 from grader.grading.lab import Lab as LabDefinition
 from grader.grading.lab import LabError, find_lab
@@ -93,23 +92,10 @@ def _begin_write(session: Session) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _clean(value: Any) -> Any:
-    """Text PostgreSQL accepts (no NUL characters) and JSON without NaN/infinity, recursively."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _text(value: str | None, limit: int = MAX_TEXT) -> str | None:
     if value is None:
         return None
-    value = _clean(value)
+    value = storable(value)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -137,7 +123,7 @@ def _source_text(source: bytes | str) -> tuple[str, str]:
 
 def _filename(filename: str | None) -> str:
     name = PurePath((filename or "").replace("\\", "/")).name.strip()
-    return _clean(name)[:255] or "submission.py"
+    return storable(name)[:255] or "submission.py"
 
 
 def _insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
@@ -434,15 +420,6 @@ _EXTENSION_DUE = select(Extension.__table__.c.due_at).where(
 )
 
 
-def _clean_detail(detail: dict[str, Any]) -> Any:
-    """:func:`_clean` for a result's detail, skipped when it is clean already (nearly always)."""
-    try:
-        text = json.dumps(detail, allow_nan=False)
-    except (TypeError, ValueError):
-        return _clean(detail)
-    return _clean(detail) if "\\u0000" in text else detail
-
-
 def _replace_results(session: Session, submission_id: int, lab_id: str, result: Result) -> None:
     """Exactly one current result set: delete the old rows, insert the new ones."""
     connection = session.connection()
@@ -464,7 +441,7 @@ def _replace_results(session: Session, submission_id: int, lab_id: str, result: 
                 "score": test.score,
                 "max_score": test.max_score,
                 "feedback": _text(detail["feedback"]),
-                "detail": _clean_detail(detail),
+                "detail": detail,  # cleaned by the engine's serializer (json_text)
                 "elapsed": test.elapsed,
             }
         )

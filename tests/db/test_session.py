@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
 
-from grader.db.session import make_engine, make_sessionmaker, session_scope
+from grader.db.session import json_text, make_engine, make_sessionmaker, session_scope
 
 
 def _pragma(url: str, name: str) -> object:
@@ -70,3 +71,27 @@ def test_session_scope_commits_on_success_and_rolls_back_on_error() -> None:
         raise RuntimeError("boom")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [1]
+
+
+def test_json_text_is_plain_json_when_the_value_is_clean() -> None:
+    value = {"name": "mse", "got": [0.5, 1.0], "error": None, "passed": True}
+    assert json_text(value) == json.dumps(value)
+
+
+def test_json_text_stores_what_strict_json_and_postgresql_refuse() -> None:
+    value = {"got": float("nan"), "bounds": [float("inf"), -1.0], "output": "a\x00b"}
+    assert json.loads(json_text(value)) == {"got": "nan", "bounds": ["inf", -1.0], "output": "a\ufffdb"}
+
+
+def test_json_columns_hold_nan_and_nul_on_every_database(database_url: str) -> None:
+    # PostgreSQL's json type refuses "\u0000" and NaN; the engine's serializer cleans them.
+    table = Table("json_probe", MetaData(), Column("id", Integer, primary_key=True), Column("detail", JSON))
+    engine = make_engine(database_url)
+    try:
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(table), [{"id": 1, "detail": {"got": float("nan"), "output": "x\x00"}}])
+            assert conn.scalar(select(table.c.detail)) == {"got": "nan", "output": "x\ufffd"}
+    finally:
+        table.drop(engine, checkfirst=True)
+        engine.dispose()

@@ -9,7 +9,13 @@ import pytest
 
 from grader.db.models import Submission
 from grader.service.context import Services
-from grader.service.outlook import MAX_WAIT_SECONDS, UNKNOWN_RATE_WAIT_SECONDS, Outlook, outlook
+from grader.service.outlook import (
+    MAX_WAIT_SECONDS,
+    MIN_RATE_SAMPLE,
+    UNKNOWN_RATE_WAIT_SECONDS,
+    Outlook,
+    outlook,
+)
 
 from .conftest import LAB, T0, add_user
 
@@ -55,7 +61,8 @@ def test_a_running_submission_asks_again_in_a_second(services: Services, user: i
 
 
 def test_what_is_ahead_is_unfinished_and_earlier(services: Services, user: int) -> None:
-    add(services, user, "graded", T0 - dt.timedelta(seconds=5))  # finished: not ahead (1 in 5 s: 0.2/s)
+    for i in range(5):  # finished: not ahead (5 in 25 s: 0.2/s)
+        add(services, user, "graded", T0 - dt.timedelta(seconds=25 - 5 * i))
     add(services, user, "running")
     mine = add(services, user, "queued")
     add(services, user, "queued")  # later: not ahead
@@ -78,20 +85,39 @@ def test_the_wait_is_the_place_in_the_queue_over_the_recent_rate(services: Servi
     # 21 graded over the last 10 s: 2.1 a second (measured from the first of them).
     for i in range(21):
         add(services, user, "graded", T0 - dt.timedelta(seconds=10 * i / 20))
-    for _ in range(30):
+    for _ in range(14):
         add(services, user, "queued")
     mine = add(services, user, "queued")
-    # 30 ahead at 2.1/s is 14.3 s; asked again at half of it: 7 s.
-    assert standing(services, mine) == Outlook(30, 7)
+    # 14 ahead at 2.1/s is 6.7 s; asked again at half of it: 3 s.
+    assert standing(services, mine) == Outlook(14, 3)
 
 
 def test_the_wait_is_capped(services: Services, user: int) -> None:
-    add(services, user, "graded", T0 - dt.timedelta(seconds=20))
-    add(services, user, "graded", T0 - dt.timedelta(seconds=19))  # 2 in 20 s: 0.1/s
+    for i in range(5):  # 5 in 20 s: 0.25/s
+        add(services, user, "graded", T0 - dt.timedelta(seconds=20 - i))
     for _ in range(50):
         add(services, user, "queued")
     mine = add(services, user, "queued")
     assert standing(services, mine) == Outlook(50, MAX_WAIT_SECONDS)
+
+
+def test_too_few_recent_results_are_no_rate(services: Services, user: int) -> None:
+    # The first results of a rush, a fraction of a second ago, say nothing yet about its pace.
+    for i in range(MIN_RATE_SAMPLE - 1):
+        add(services, user, "graded", T0 - dt.timedelta(milliseconds=10 * i))
+    for _ in range(100):
+        add(services, user, "queued")
+    assert standing(services, add(services, user, "queued")) == Outlook(100, UNKNOWN_RATE_WAIT_SECONDS)
+
+
+def test_the_first_results_of_a_rush_are_not_read_as_a_trickle(services: Services, user: int) -> None:
+    # 5 graded in the last 40 ms: measured over 0.25 s at least (20/s), not over a whole
+    # second (5/s, which would send 100 waiting clients away for the longest wait).
+    for i in range(MIN_RATE_SAMPLE):
+        add(services, user, "graded", T0 - dt.timedelta(milliseconds=10 * i))
+    for _ in range(100):
+        add(services, user, "queued")
+    assert standing(services, add(services, user, "queued")) == Outlook(100, 2)  # 100 at 20/s: 5 s, halved
 
 
 def test_a_rush_is_measured_from_its_start_not_over_the_whole_window(services: Services, user: int) -> None:
