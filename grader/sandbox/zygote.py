@@ -409,6 +409,7 @@ class Zygote:
         self.read_roots: tuple[str, ...] = ()
         self.pidns_fd = -1
         self.statm_fd = -1
+        self.loadavg_fd = -1
         self.lifeline_r = self.lifeline_w = -1
         self.wake_r = -1
         self.harness = None
@@ -445,6 +446,7 @@ class Zygote:
         libraries = [lib for lib in _mapped_libraries() if not any(_under(lib, r) for r in roots)]
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        self.loadavg_fd = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
         self.lifeline_r, self.lifeline_w = os.pipe()
 
         self._build_jail(roots, libraries)
@@ -643,10 +645,23 @@ class Zygote:
         work takes no CPU from a run, and the next job starts with its pages in place."""
         if time.monotonic() < self.idle_since + WARM_WHEN_IDLE:
             return
+        if self._cpus_wanted():  # idle pool, busy machine (a web worker, say): look again later
+            self.idle_since = time.monotonic()
+            return
         for spare in self._cold_spares():  # none while a run goes
             spare.warm = True
             with contextlib.suppress(OSError):  # a dead spare is found when it is taken
                 spare.job_sock.send(WARM_UP, socket.MSG_DONTWAIT)
+
+    def _cpus_wanted(self) -> bool:
+        """Whether, right now, other work wants every CPU we may use (the count of
+        runnable tasks in ``/proc/loadavg``, less this process): a warm-up then takes
+        its ~2 ms of CPU per spare from that work instead of from idle time."""
+        try:
+            runnable = int(os.pread(self.loadavg_fd, 128, 0).split()[3].split(b"/")[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        return runnable - 1 >= len(os.sched_getaffinity(0))
 
     def _add_spare(self) -> None:
         uid = self.free_uids.popleft()

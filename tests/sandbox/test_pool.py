@@ -208,6 +208,43 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
     assert cold_room == warm_room == [200 << 20, 1.0]  # 200 MiB fit, 300 MiB do not
 
 
+FAULTS = "import resource\ndef f():\n    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+
+
+def test_spares_do_not_warm_up_while_other_work_wants_every_cpu() -> None:
+    """A warm-up costs a couple of ms of CPU per spare: in an idle pool on a busy machine
+    (a web worker at a deadline) it would take them from that work, so it waits."""
+    import multiprocessing
+
+    from grader.sandbox import SandboxRunner
+
+    def faults_after_idle(busy: bool) -> int:
+        with SandboxRunner(slots=1, uid_base=UID_BASE + 330) as runner:
+            runner.start()
+            spinners = []
+            if busy:  # one busy process per CPU the fork server may use
+                context = multiprocessing.get_context("fork")
+                spinners = [context.Process(target=_spin, daemon=True) for _ in os.sched_getaffinity(0)]
+                for spinner in spinners:
+                    spinner.start()
+            try:
+                time.sleep(0.3)  # the pool is idle: the spare warms up, unless the CPUs are wanted
+                report = runner.run(FAULTS, ["f"], [Call("c", "f", ())], LIMITS)
+            finally:
+                for spinner in spinners:
+                    spinner.kill()
+                    spinner.join()
+            assert report.outcomes[0].status == "ok", report.outcomes[0]
+            return int(report.outcomes[0].value)
+
+    assert faults_after_idle(busy=False) > faults_after_idle(busy=True) + 200
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
 def test_fresh_arrays_land_on_huge_pages(runner) -> None:
     """Four 800 kB arrays take some 800 page faults on 4 KiB pages and a few dozen on
     the 2 MiB pages of the child's heap reserve (where the kernel allows them)."""

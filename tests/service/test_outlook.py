@@ -66,7 +66,7 @@ def test_what_is_ahead_is_unfinished_and_earlier(services: Services, user: int) 
     add(services, user, "running")
     mine = add(services, user, "queued")
     add(services, user, "queued")  # later: not ahead
-    assert standing(services, mine) == Outlook(1, 2)  # 1 ahead at 0.2/s is 5 s; asked again at half of it
+    assert standing(services, mine) == Outlook(1, 3)  # 1 ahead at 0.2/s is 5 s; asked again at 3/4 of it
 
 
 def test_first_queued_submission_has_nothing_ahead(services: Services, user: int) -> None:
@@ -85,11 +85,11 @@ def test_the_wait_is_the_place_in_the_queue_over_the_recent_rate(services: Servi
     # 21 graded over the last 10 s: 2.1 a second (measured from the first of them).
     for i in range(21):
         add(services, user, "graded", T0 - dt.timedelta(seconds=10 * i / 20))
-    for _ in range(14):
+    for _ in range(10):
         add(services, user, "queued")
     mine = add(services, user, "queued")
-    # 14 ahead at 2.1/s is 6.7 s; asked again at half of it: 3 s.
-    assert standing(services, mine) == Outlook(14, 3)
+    # 10 ahead at 2.1/s is 4.8 s; asked again at 3/4 of it: 3 s.
+    assert standing(services, mine) == Outlook(10, 3)
 
 
 def test_the_wait_is_capped(services: Services, user: int) -> None:
@@ -117,7 +117,7 @@ def test_the_first_results_of_a_rush_are_not_read_as_a_trickle(services: Service
         add(services, user, "graded", T0 - dt.timedelta(milliseconds=10 * i))
     for _ in range(100):
         add(services, user, "queued")
-    assert standing(services, add(services, user, "queued")) == Outlook(100, 2)  # 100 at 20/s: 5 s, halved
+    assert standing(services, add(services, user, "queued")) == Outlook(100, 3)  # 100 at 20/s: 5 s; 3/4 of it
 
 
 def test_a_rush_is_measured_from_its_start_not_over_the_whole_window(services: Services, user: int) -> None:
