@@ -688,8 +688,9 @@ class SandboxRunner:
             ``RunLimits.file_bytes``).
         prefault: when spares run the harness on a made-up request and touch heap, so
             that copy-on-write and page faults happen before the job instead of during
-            it: ``"idle"`` (default) once no run has gone for 10 ms, so that the work
-            never takes a CPU from a run; ``"always"`` as soon as a spare is made
+            it: ``"idle"`` (default) once no run has gone for 10 ms and other work
+            does not want every CPU, so that the work never takes a CPU from a run
+            or from the web worker; ``"always"`` as soon as a spare is made
             (slower under steady load on two cores); ``"never"``.
         uid_base: first of this runner's uids; by default a free block from 60000 is
             claimed with a lock file, so that runners never share uids.
