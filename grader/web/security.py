@@ -98,10 +98,13 @@ def add_security_headers(response: Response) -> Response:
     """Security headers (HSTS over HTTPS or when cookies are Secure); pages are not cached."""
     from flask import current_app
 
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    wanted = list(HEADERS.items())
     if current_app.config.get("HSTS") or request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
     if request.endpoint != "static":
-        response.headers.setdefault("Cache-Control", "no-store")
+        wanted.append(("Cache-Control", "no-store"))
+    # One pass over the response's headers, not one per header (setdefault scans them
+    # all each time); a header the view set itself is kept.
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     return response

@@ -32,6 +32,19 @@ def test_pages_are_not_cached_but_static_files_may_be(client):
     assert client.get("/static/style.css").headers.get("Cache-Control") != "no-store"
 
 
+def test_a_header_the_view_set_is_kept_and_none_is_sent_twice(app):
+    from flask import Response
+
+    from grader.web.security import add_security_headers
+
+    with app.test_request_context("/labs"):
+        response = Response("x", headers={"x-frame-options": "SAMEORIGIN", "Cache-Control": "max-age=60"})
+        add_security_headers(response)
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Cache-Control") == ["max-age=60"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
 def test_pages_have_no_inline_scripts_or_styles(student_client):
     for path in ("/login", "/labs", "/labs/lab01-mse"):
         html = student_client.get(path).get_data(as_text=True)
