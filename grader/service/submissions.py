@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, Submission, User, utcnow
 from grader.db.session import storable
@@ -221,7 +221,8 @@ def submit(
         )
         if refusal:
             raise SubmissionRefused(refusal)
-        submission = Submission(
+        values = dict.fromkeys(_NEW_SUBMISSION_COLUMNS)  # every column set, so the copy returned is complete
+        values.update(
             user_id=user_id,
             lab_id=lab_id,
             attempt=(last_attempt or 0) + 1,
@@ -234,8 +235,11 @@ def submit(
             grading_attempts=0,
             lease_until=utcnow() + lease,  # dispatch lease: the reconciler leaves it to us until then
         )
-        session.add(submission)
-        session.flush()
+        # A Core INSERT (a third of the ORM flush's cost); the caller gets the row as a
+        # detached Submission, as it would after the ORM's commit.
+        inserted = session.connection().execute(_INSERT_SUBMISSION, values)
+        submission = Submission(id=inserted.inserted_primary_key[0], **values)
+        make_transient_to_detached(submission)
         return submission
 
     for _ in range(ATTEMPT_NUMBER_RETRIES):
@@ -372,6 +376,8 @@ def _store_results(session: Session, submission_id: int, lab_id: str, user_id: i
 # while students wait: these run as prebuilt Core statements on the session's
 # connection, not through the ORM's unit of work (several times its cost here).
 _SUBMISSIONS, _RESULTS, _SCORES = Submission.__table__, FixtureResult.__table__, Score.__table__
+_INSERT_SUBMISSION = insert(_SUBMISSIONS)
+_NEW_SUBMISSION_COLUMNS = [column.key for column in _SUBMISSIONS.columns if not column.primary_key]
 _DELETE_RESULTS = delete(_RESULTS).where(_RESULTS.c.submission_id == bindparam("b_submission"))
 _INSERT_RESULTS = insert(_RESULTS)
 _SCORE_CELL = select(_SCORES).where(_SCORES.c.user_id == bindparam("b_user"), _SCORES.c.lab_id == bindparam("b_lab"))
