@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import math
 import os
 import sys
 import textwrap
@@ -28,7 +27,7 @@ from rich.table import Table
 
 from grader.grading.engine import grade
 from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
-from grader.grading.result import Result, fmt_points
+from grader.grading.result import Result, fmt_points, json_safe
 from grader.grading.runner import Runner, SubprocessRunner
 from grader.grading.validate import validate_lab
 
@@ -58,17 +57,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def json_safe(value: Any) -> Any:
-    """Strict JSON: non-finite floats become the strings "inf", "-inf" and "nan"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:

@@ -8,7 +8,6 @@ PostgreSQL (production) is used through psycopg 3.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,18 +19,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.grading.result import json_safe
+
 
 def storable(value: Any) -> Any:
     """Text PostgreSQL accepts (no NUL characters) and JSON without NaN/infinity, recursively."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): storable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable(v) for v in value]
-    return value
+    return json_safe(value, nul="\ufffd")
 
 
 def json_text(value: Any) -> str:

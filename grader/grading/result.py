@@ -7,6 +7,7 @@ see: hidden fixtures only by name, category and pass/fail.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -215,3 +216,17 @@ class Result:
 def fmt_points(points: float) -> str:
     """``3.0`` → ``"3"``, ``2.5`` → ``"2.5"``."""
     return f"{points:g}"
+
+
+def json_safe(value: Any, nul: str | None = None) -> Any:
+    """Strict JSON: non-finite floats become the strings "inf", "-inf" and "nan";
+    with ``nul``, NUL characters in text become it (PostgreSQL's text and json refuse them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", nul) if nul is not None else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, nul) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, nul) for v in value]
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from grader.grading.result import Result, TestResult, fmt_points
+from grader.grading.result import Result, TestResult, fmt_points, json_safe
 
 
 def _test(name: str, visibility: str, passed: bool) -> TestResult:
@@ -84,3 +84,12 @@ def test_to_dict_keeps_everything() -> None:
 
 def test_points_format() -> None:
     assert fmt_points(3.0) == "3" and fmt_points(2.5) == "2.5"
+
+
+def test_json_safe_spells_non_finite_numbers_and_keeps_the_rest() -> None:
+    value = {"got": [float("nan"), float("inf"), -float("inf"), 1.5], 3: ("a\x00b", None, True)}
+    assert json_safe(value) == {"got": ["nan", "inf", "-inf", 1.5], "3": ["a\x00b", None, True]}
+
+
+def test_json_safe_can_replace_nul_characters_for_postgresql() -> None:
+    assert json_safe({"output": ["x\x00y"]}, nul="\ufffd") == {"output": ["x\ufffdy"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from grader.db.models import Extension, FixtureResult, Lab, Submission
+from grader.grading.result import json_safe
 from grader.service.outlook import PENDING, outlook
 from grader.web.api import bp
 from grader.web.db import get_db, get_services
@@ -57,17 +57,6 @@ ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(valu
 
 
 # --- responses ---------------------------------------------------------------------------
-
-
-def json_safe(value: Any) -> Any:
-    """Strict JSON: non-finite floats become the strings "inf", "-inf" and "nan"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
