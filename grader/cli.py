@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import os
 import sys
 import textwrap
@@ -27,7 +26,7 @@ from rich.table import Table
 
 from grader.grading.engine import grade
 from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
-from grader.grading.result import Result, fmt_points, json_safe
+from grader.grading.result import Result, fmt_points, strict_json
 from grader.grading.runner import Runner, SubprocessRunner
 from grader.grading.validate import validate_lab
 
@@ -103,7 +102,7 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
     if as_json:
         view = result.student_view()
         view["hidden_fixtures_on_server"] = None if lab.withheld and not hidden else len(hidden)
-        click.echo(json.dumps(json_safe(view), indent=2, allow_nan=False))
+        click.echo(strict_json(view, indent=2))
     else:
         _print_result(result, file, details=True)
         if hidden:
@@ -179,7 +178,7 @@ def grade_command(paths: tuple[str, ...], lab_id: str, seed: int | None, as_json
             doc = result.to_gradescope()
             doc["extra_data"]["file"] = str(file)
             docs.append(doc)
-        click.echo(json.dumps(json_safe(docs[0] if len(docs) == 1 else docs), indent=2, allow_nan=False))
+        click.echo(strict_json(docs[0] if len(docs) == 1 else docs, indent=2))
     elif len(files) == 1:
         _print_result(results[0], files[0], details=True, instructor=True)
     else:

@@ -7,7 +7,6 @@ PostgreSQL (production) is used through psycopg 3.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.grading.result import json_safe
+from grader.grading.result import json_safe, strict_json
 
 
 def storable(value: Any) -> Any:
@@ -28,16 +27,12 @@ def storable(value: Any) -> Any:
 
 
 def json_text(value: Any) -> str:
-    """The engines' JSON serializer: :func:`storable` JSON, cleaned only when it must be.
+    """The engines' JSON serializer: strict JSON, with NUL characters replaced.
 
     Strict JSON has no NaN and PostgreSQL's ``json`` refuses ``\\u0000``; a result's
     detail may hold either (a student's output, a value that is not finite), but
-    nearly never does, so the value is serialised once and cleaned only then."""
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except ValueError:
-        return json.dumps(storable(value), allow_nan=False)
-    return json.dumps(storable(value)) if "\\u0000" in text else text
+    nearly never does, so it is cleaned only then."""
+    return strict_json(value, nul="\ufffd")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

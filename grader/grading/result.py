@@ -7,6 +7,7 @@ see: hidden fixtures only by name, category and pass/fail.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -230,3 +231,16 @@ def json_safe(value: Any, nul: str | None = None) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v, nul) for v in value]
     return value
+
+
+def strict_json(value: Any, nul: str | None = None, **options: Any) -> str:
+    """``json.dumps`` with no NaN or infinity (and, with ``nul``, no NUL characters):
+    the value is serialised once, and copied through :func:`json_safe` only when that
+    text would not do (nearly never)."""
+    try:
+        text = json.dumps(value, allow_nan=False, **options)
+    except (TypeError, ValueError):
+        return json.dumps(json_safe(value, nul), allow_nan=False, **options)
+    if nul is not None and "\\u0000" in text:  # control characters are always escaped
+        return json.dumps(json_safe(value, nul), allow_nan=False, **options)
+    return text

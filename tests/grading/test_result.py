@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from grader.grading.result import Result, TestResult, fmt_points, json_safe
+from grader.grading.result import Result, TestResult, fmt_points, json_safe, strict_json
 
 
 def _test(name: str, visibility: str, passed: bool) -> TestResult:
@@ -93,3 +93,10 @@ def test_json_safe_spells_non_finite_numbers_and_keeps_the_rest() -> None:
 
 def test_json_safe_can_replace_nul_characters_for_postgresql() -> None:
     assert json_safe({"output": ["x\x00y"]}, nul="\ufffd") == {"output": ["x\ufffdy"]}
+
+
+def test_strict_json_is_plain_json_when_it_can_be_and_a_safe_copy_when_not() -> None:
+    clean = {"got": [0.5, 1.0], "output": "a\x00b"}
+    assert strict_json(clean) == json.dumps(clean)  # NUL kept: nobody asked to replace it
+    assert json.loads(strict_json({"got": float("nan")}, indent=2)) == {"got": "nan"}
+    assert json.loads(strict_json(clean, nul="\ufffd")) == {"got": [0.5, 1.0], "output": "a\ufffdb"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from grader.db.models import Extension, FixtureResult, Lab, Submission
-from grader.grading.result import json_safe
+from grader.grading.result import strict_json
 from grader.service.outlook import PENDING, outlook
 from grader.web.api import bp
 from grader.web.db import get_db, get_services
@@ -61,10 +60,7 @@ ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(valu
 
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response (never NaN or Infinity in the body)."""
-    try:  # almost always already strict JSON: skip the copy
-        body = json.dumps(data, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError):
-        body = json.dumps(json_safe(data), allow_nan=False, ensure_ascii=False)
+    body = strict_json(data, ensure_ascii=False)
     return Response(body + "\n", status=status, mimetype="application/json", headers=headers)
 
 
