@@ -208,36 +208,59 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
     assert cold_room == warm_room == [200 << 20, 1.0]  # 200 MiB fit, 300 MiB do not
 
 
-FAULTS = "import resource\ndef f():\n    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+def minor_faults(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                total += int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def test_spares_do_not_warm_up_while_other_work_wants_every_cpu() -> None:
     """A warm-up costs a couple of ms of CPU per spare: in an idle pool on a busy machine
-    (a web worker at a deadline) it would take them from that work, so it waits."""
+    (a web worker at a deadline) it would take them from that work, so it waits for
+    the CPUs to be free. Watched from outside, by the spares' page faults."""
     import multiprocessing
 
     from grader.sandbox import SandboxRunner
 
-    def faults_after_idle(busy: bool) -> int:
-        with SandboxRunner(slots=1, uid_base=UID_BASE + 330) as runner:
-            runner.start()
-            spinners = []
-            if busy:  # one busy process per CPU the fork server may use
-                context = multiprocessing.get_context("fork")
-                spinners = [context.Process(target=_spin, daemon=True) for _ in os.sched_getaffinity(0)]
-                for spinner in spinners:
-                    spinner.start()
-            try:
-                time.sleep(0.3)  # the pool is idle: the spare warms up, unless the CPUs are wanted
-                report = runner.run(FAULTS, ["f"], [Call("c", "f", ())], LIMITS)
-            finally:
-                for spinner in spinners:
-                    spinner.kill()
-                    spinner.join()
-            assert report.outcomes[0].status == "ok", report.outcomes[0]
-            return int(report.outcomes[0].value)
+    uids = range(UID_BASE + 330, UID_BASE + 340)
 
-    assert faults_after_idle(busy=False) > faults_after_idle(busy=True) + 200
+    def spares_made(runner: SandboxRunner) -> list[int]:
+        runner.start()
+        # Two spares, each an init and a student, made and waiting for a job.
+        assert wait_until(lambda: len(processes_with_uids(uids)) == 4)
+        return processes_with_uids(uids)
+
+    with SandboxRunner(slots=1, uid_base=uids.start, prefault="never") as runner:
+        spares = spares_made(runner)
+        time.sleep(0.3)
+        cold = minor_faults(spares)  # what two spares that never warm up have touched
+
+    context = multiprocessing.get_context("fork")
+    # One busy process per CPU the fork server may use, before it starts.
+    spinners = [context.Process(target=_spin, daemon=True) for _ in os.sched_getaffinity(0)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        with SandboxRunner(slots=1, uid_base=uids.start) as runner:
+            spares = spares_made(runner)
+            time.sleep(0.5)  # idle pool, busy CPUs: no warm-up
+            assert minor_faults(spares) < cold + 200
+            for spinner in spinners:
+                spinner.kill()
+                spinner.join()
+            # The CPUs are free now: the spares warm up (a few hundred faults each).
+            assert wait_until(lambda: minor_faults(spares) > cold + 400)
+            report = runner.run(SLEEPY, ["f"], [Call("c", "f", (0.0,))], LIMITS)
+            assert report.outcomes[0].status == "ok", report.outcomes[0]
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.join()
 
 
 def _spin() -> None:
