@@ -37,6 +37,17 @@ def processes_with_uids(uids: range) -> list[int]:
     return found
 
 
+def minor_faults(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                total += int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def children_of(pid: int) -> list[int]:
     return [int(e) for e in os.listdir("/proc") if e.isdigit() and proc_status(int(e)).get("PPid") == str(pid)]
 
@@ -192,10 +203,19 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
         "    return [faults, limit, room.size, more is None]\n"
     )
     seen = {}
+    uids = range(UID_BASE + 320, UID_BASE + 330)
+    cold_spares = 0
     for mode in ("never", "idle"):
-        with SandboxRunner(slots=2, uid_base=UID_BASE + 320, prefault=mode) as runner:
+        with SandboxRunner(slots=2, uid_base=uids.start, prefault=mode) as runner:
             runner.start()
-            time.sleep(0.2)  # idle: the spares warm up ("idle") or stay as they are ("never")
+            assert wait_until(lambda: len(processes_with_uids(uids)) == 2 * runner.spares)  # init + student each
+            spares = processes_with_uids(uids)
+            if mode == "never":
+                time.sleep(0.2)  # idle: the spares stay as they are
+                cold_spares = minor_faults(spares)
+            else:  # idle: the spares warm up, once no other work wants every CPU
+                floor = cold_spares + 400
+                assert wait_until(lambda pids=spares, floor=floor: minor_faults(pids) > floor)
             report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
             assert report.outcomes[0].status == "ok", report.outcomes[0]
             seen[mode] = report.outcomes[0].value.tolist()
@@ -206,17 +226,6 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
     # and the two fork servers' own sizes (a few pages apart).
     assert abs(warm_limit - cold_limit) < 3 << 20
     assert cold_room == warm_room == [200 << 20, 1.0]  # 200 MiB fit, 300 MiB do not
-
-
-def minor_faults(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                total += int(f.read().rsplit(")", 1)[1].split()[7])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
 
 
 def test_spares_do_not_warm_up_while_other_work_wants_every_cpu() -> None:
