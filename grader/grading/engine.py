@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.grading import compare, fixtures
+from grader.grading.causes import find_causes
 from grader.grading.lab import VISIBILITIES, Lab, find_lab
 from grader.grading.result import STATUS_ERROR, Result, TestResult
 from grader.grading.runner import Runner, RunReport, SubprocessRunner
@@ -89,6 +90,7 @@ def grade(
         if checked.problem:
             result.submission_error = checked.problem
             result.tests = [_untested(f, f"not run: {checked.problem}") for f in concrete]
+            result.causes = find_causes(result)
             result.execution_time = time.perf_counter() - started
             return result
         assert checked.text is not None
@@ -125,6 +127,7 @@ def grade(
         if future is not None and not future.cancel():
             future.exception()  # wait for it: no run outlives this call
     result.tests = [verdicts[f.spec.name] for f in concrete]
+    result.causes = find_causes(result)
     result.output = "".join(outputs)
     result.execution_time = time.perf_counter() - started
     return result

@@ -41,6 +41,8 @@ class TestResult:
     got: Any = None
     max_abs_error: float | None = None
     max_rel_error: float | None = None
+    cause: str | None = None  # key of the Cause that explains this failure (Result.causes)
+    candidates: list[str] = field(default_factory=list)  # catalogued mistakes whose value fits
 
     __test__ = False  # not a pytest test class
 
@@ -95,6 +97,28 @@ class TestResult:
 
 
 @dataclass
+class Cause:
+    """One reason a submission lost points, said once for every fixture it explains.
+
+    ``message`` is student-safe Markdown (code spans, formulas); ``code`` is the line of
+    the student's code it points at, with a caret line under it, when that is known and
+    safe to show.
+    """
+
+    key: str  # stable id, e.g. "mistake:cee_log10", "exception:ZeroDivisionError", "load"
+    kind: str  # mistake, pattern, convention, exception, missing, type, shape, non_finite, modified, load, limit, value
+    message: str
+    fixtures: list[str]
+    points_lost: float
+    mistake: str | None = None  # the catalogue id when kind == "mistake"
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cause as plain data (results.json's ``extra_data.causes``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
 class Result:
     """The result of grading one submission against one lab."""
 
@@ -112,6 +136,7 @@ class Result:
     execution_time: float = 0.0
     runner: str = ""
     visibilities: tuple[str, ...] = ("public", "hidden", "randomised")
+    causes: list[Cause] = field(default_factory=list)  # most points lost first
 
     @property
     def score(self) -> float:
@@ -159,8 +184,20 @@ class Result:
             "output_truncated": self.output_truncated,
             "execution_time": self.execution_time,
             "runner": self.runner,
+            "causes": [c.to_dict() for c in self.causes],
             "tests": [t.to_dict() for t in self.tests],
         }
+
+    def summary_text(self) -> str:
+        """The summary line, then every cause once with the fixtures it explains
+        (plain text: results.json's top-level ``output``)."""
+        lines = [self.summary_line()]
+        for cause in self.causes:
+            lines.append("")
+            lines.append(f"- {cause_fixtures_phrase(cause, len(self.tests))}: {cause.message}")
+            if cause.code:
+                lines.extend("    " + line for line in cause.code.splitlines())
+        return "\n".join(lines)
 
     def student_view(self) -> dict[str, Any]:
         """What a student may see of this result."""
@@ -172,6 +209,7 @@ class Result:
             "seed": self.seed,
             "submission_error": self.submission_error,
             "summary": self.summary_line(),
+            "causes": [c.to_dict() for c in self.causes],
             "tests": [t.student_view() for t in self.tests],
         }
 
@@ -197,7 +235,7 @@ class Result:
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.summary_line(),
+            "output": self.summary_text(),
             "tests": tests,
             "extra_data": {
                 "lab": self.lab_id,
@@ -208,10 +246,24 @@ class Result:
                 "submission_error": self.submission_error,
                 "termination": self.termination,
                 "runner": self.runner,
+                "causes": [c.to_dict() for c in self.causes],
                 "stdout": self.output,
                 "tests": [t.to_dict() for t in self.tests],
             },
         }
+
+
+def cause_fixtures_phrase(cause: Cause, total: int) -> str:
+    """``"all 30 fixtures"``, ``"3 fixtures (a, b, c)"`` or ``"fixture a"``."""
+    n = len(cause.fixtures)
+    if n == 0:
+        return "the file"
+    if n == total and n > 1:
+        return f"all {n} fixtures"
+    if n == 1:
+        return f"fixture {cause.fixtures[0]}"
+    shown = ", ".join(cause.fixtures[:6]) + (f" and {n - 6} more" if n > 6 else "")
+    return f"{n} fixtures ({shown})"
 
 
 def fmt_points(points: float) -> str:
