@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -132,6 +133,9 @@ class Lab(Base):
     max_submissions: Mapped[int | None]
     min_interval_seconds: Mapped[int | None]
     counting: Mapped[str] = mapped_column(String(10), default="last")
+    # Whether a file that could not be loaded (does not parse, raised while loading, lacks
+    # the functions) uses up an attempt and can replace the counted score; off by default.
+    unloadable_counts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -162,6 +166,7 @@ class Submission(Base):
     graded_at: Mapped[dt.datetime | None]
     execution_time: Mapped[float | None] = mapped_column(Float)
     output: Mapped[str | None] = mapped_column(Text)  # printed output (instructors only)
+    causes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # Result.causes, most points lost first
 
     user: Mapped[User] = relationship()
     lab: Mapped[Lab] = relationship()
