@@ -1,22 +1,33 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make run   - set up, then start the service on 127.0.0.1:8000 (SQLite, demo course)
-#   make test  - set up (incl. Debian's chromium for browser tests), lint, run every test
+#   make run   - set up (the server extra), then start the service on 127.0.0.1:8000 (SQLite, demo course)
+#   make test  - set up (the dev extra, incl. Debian's chromium for browser tests), lint, run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per extra. dev includes server, so installing dev stamps both; a machine that
+# ran `make run` (server only) still gets the test tools from `make test`.
+SERVER_STAMP := $(VENV)/.installed-server
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup run test lint clean
+.PHONY: setup setup-server run test lint clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(SERVER_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[server]'
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(SERVER_STAMP) $@
 
-setup: $(STAMP)
+setup-server: $(SERVER_STAMP)
 
-run: setup
+setup: $(DEV_STAMP)
+
+run: setup-server
 	$(BIN)/lossgrader serve
 
 lint: setup
@@ -28,4 +39,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis site
