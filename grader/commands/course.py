@@ -338,6 +338,12 @@ def export_grades(fmt: str, output: Path | None) -> None:
 @click.option("--max-submissions", type=Count(1), default=None, help="Attempts allowed, or none.")
 @click.option("--min-interval", type=Count(0), default=None, help="Seconds between attempts, or none.")
 @click.option("--counting", type=Choice(COUNTING), default=None, help="Which attempt counts.")
+@click.option(
+    "--unloadable-counts",
+    type=Choice(("yes", "no")),
+    default=None,
+    help="Whether a file that cannot be loaded uses an attempt and can be the counted score (default no).",
+)
 def lab_set(lab_id: str, **options: Any) -> None:
     """Change a lab's due date and policies; records old → new and recomputes scores."""
     attributes = {
@@ -348,7 +354,10 @@ def lab_set(lab_id: str, **options: Any) -> None:
         "max_submissions": "max_submissions",
         "min_interval": "min_interval_seconds",
         "counting": "counting",
+        "unloadable_counts": "unloadable_counts",
     }
+    if options["unloadable_counts"] is not None:
+        options["unloadable_counts"] = options["unloadable_counts"] == "yes"
     wanted = {attributes[k]: (None if v == CLEAR else v) for k, v in options.items() if v is not None}
     if not wanted:
         raise UserError("nothing to set: give at least one option (see lossgrader lab set -h)")

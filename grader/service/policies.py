@@ -31,6 +31,7 @@ class CoursePolicy:
     max_submissions: int | None = None
     min_interval_seconds: int | None = None
     counting: str = "last"  # last | best
+    unloadable_counts: bool = False  # a file that cannot be loaded uses an attempt and may count
 
     @classmethod
     def from_lab(cls, lab: Any) -> CoursePolicy:
@@ -43,6 +44,7 @@ class CoursePolicy:
             max_submissions=lab.max_submissions,
             min_interval_seconds=lab.min_interval_seconds,
             counting=lab.counting or "last",
+            unloadable_counts=bool(getattr(lab, "unloadable_counts", False)),
         )
 
 
@@ -54,6 +56,7 @@ class Attempt:
     attempt: int
     submitted_at: dt.datetime
     final: float
+    unloadable: bool = False  # see :func:`is_unloadable`
 
 
 # --- deadlines and lateness ------------------------------------------------------------
@@ -167,11 +170,44 @@ def submission_refusal(
     return None
 
 
+# --- files that cannot be loaded -----------------------------------------------------
+
+
+def is_unloadable(score: float | None, submission_error: str | None, stages: Sequence[str]) -> bool:
+    """Whether a graded submission is a file that could not be loaded.
+
+    That is: no points, and either the file itself was refused (it does not parse, or it
+    raised while loading: ``submission_error``), or every fixture failed because its
+    function is missing (the file defines none of the lab's functions). A file that loads
+    and defines a function that fails every fixture is an ordinary, counted attempt.
+    ``stages`` are its fixture results' stages.
+    """
+    if score:
+        return False
+    if submission_error:
+        return True
+    return bool(stages) and all(stage == "missing" for stage in stages)
+
+
+def attempts_used(policy: CoursePolicy, submitted: int, unloadable: int) -> int:
+    """How many of the attempts allowed are used: ``submitted`` (grader errors left out),
+    less the ``unloadable`` among them unless the lab counts those (``unloadable_counts``)."""
+    return submitted if policy.unloadable_counts else max(0, submitted - unloadable)
+
+
+def countable(policy: CoursePolicy, attempts: Sequence[Attempt]) -> list[Attempt]:
+    """The attempts that may become the counted score (unloadable files only if the lab says so)."""
+    return [a for a in attempts if policy.unloadable_counts or not a.unloadable]
+
+
 # --- counting --------------------------------------------------------------------------
 
 
 def counted_attempt(counting: str, attempts: Sequence[Attempt]) -> Attempt | None:
-    """The attempt that counts: the latest (``last``) or the best final score (``best``; ties → latest)."""
+    """The attempt that counts: the latest (``last``) or the best final score (``best``; ties → latest).
+
+    Filter with :func:`countable` first: this looks at every attempt it is given.
+    """
     if not attempts:
         return None
 

@@ -41,7 +41,15 @@ from grader.grading.result import STATUS_ERROR, Result
 from grader.grading.runner import Runner
 from grader.grading.source import MAX_SOURCE_BYTES, check_source
 from grader.service.context import Services, lab_row_values, run_transaction
-from grader.service.policies import Attempt, CoursePolicy, apply_penalty, counted_attempt, submission_refusal
+from grader.service.policies import (
+    Attempt,
+    CoursePolicy,
+    apply_penalty,
+    attempts_used,
+    countable,
+    counted_attempt,
+    submission_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +176,23 @@ def _dispatch(services: Services, submission_id: int) -> bool:
 # --- submit ----------------------------------------------------------------------------
 
 
+def unloadable_clause(submissions: Any = None) -> Any:
+    """SQL for "this graded submission is a file that could not be loaded", as
+    :func:`grader.service.policies.is_unloadable` decides it from the same columns:
+    no points, and a ``submission_error`` or only ``missing`` fixture stages.
+    ``submissions``: the ``submissions`` table or an alias of it (correlated)."""
+    table = Submission.__table__ if submissions is None else submissions
+    results = FixtureResult.__table__
+    mine = results.c.submission_id == table.c.id
+    any_result = select(results.c.id).where(mine).exists()
+    called = select(results.c.id).where(mine, results.c.stage != "missing").exists()
+    return and_(
+        table.c.status == "graded",
+        func.coalesce(table.c.score, 0.0) <= 0.0,
+        or_(table.c.submission_error.is_not(None), and_(any_result, ~called)),
+    )
+
+
 # Built once: every submission runs them.
 # FOR UPDATE (PostgreSQL): one student's concurrent submits number their attempts in turn.
 _USER_ACTIVE = select(User.active).where(User.id == bindparam("b_user")).with_for_update()
@@ -175,6 +200,7 @@ _PREVIOUS_ATTEMPTS = select(
     func.max(Submission.attempt),
     func.max(Submission.submitted_at),
     func.count(Submission.id).filter(Submission.status != "error"),
+    func.count(Submission.id).filter(unloadable_clause()),  # taken off unless the lab counts them
     select(Extension.due_at)  # in the same round trip
     .where(Extension.user_id == bindparam("b_user"), Extension.lab_id == bindparam("b_lab"))
     .scalar_subquery(),
@@ -207,15 +233,16 @@ def submit(
         lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
         if lab is None:
             raise SubmissionRefused(f"There is no lab {lab_id!r}.")
-        last_attempt, last_at, counted, extension_due = session.execute(_PREVIOUS_ATTEMPTS, params).one()
+        last_attempt, last_at, submitted, unloadable, extension_due = session.execute(_PREVIOUS_ATTEMPTS, params).one()
         if isinstance(last_at, str):  # SQLite aggregates bypass the column type
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None and last_at.tzinfo is None:
             last_at = last_at.replace(tzinfo=dt.timezone.utc)
+        policy = CoursePolicy.from_lab(lab)
         refusal = submission_refusal(
-            CoursePolicy.from_lab(lab),
+            policy,
             now=at,
-            previous=int(counted or 0),
+            previous=attempts_used(policy, int(submitted or 0), int(unloadable or 0)),
             last_submitted_at=last_at,
             extension_due=extension_due,
         )
@@ -390,6 +417,7 @@ _ATTEMPTS = select(
     _SUBMISSIONS.c.status,
     _SUBMISSIONS.c.score,
     _SUBMISSIONS.c.max_score,
+    unloadable_clause(_SUBMISSIONS).label("unloadable"),
 ).where(_SUBMISSIONS.c.user_id == bindparam("b_user"), _SUBMISSIONS.c.lab_id == bindparam("b_lab"))
 _MARK_GRADED = update(_SUBMISSIONS).where(  # SET: the parameters' columns
     _SUBMISSIONS.c.id == bindparam("b_id"),
@@ -536,22 +564,24 @@ def _recompute_one(session: Session, lab: Any, user_id: int) -> bool:
     params = {"b_user": user_id, "b_lab": lab.id}
     score = _lock_score(session, lab.id, user_id)
     # Read after the lock: a concurrent grading of this student's other submission has committed.
+    policy = CoursePolicy.from_lab(lab)
     rows = connection.execute(_ATTEMPTS, params).all()
     graded = {r.id: r for r in rows if r.status == "graded"}
     if score is None:
-        if not graded:
-            return False  # nothing graded, no cell yet: the gradebook shows "no score"
+        if not any(policy.unloadable_counts or not r.unloadable for r in graded.values()):
+            return False  # nothing graded that may count, no cell yet: the gradebook shows "no score"
         _insert_ignore(session, Score, {"user_id": user_id, "lab_id": lab.id}, ["user_id", "lab_id"])
         score = _lock_score(session, lab.id, user_id)
         assert score is not None
         rows = connection.execute(_ATTEMPTS, params).all()  # the lock may have waited for another grading
         graded = {r.id: r for r in rows if r.status == "graded"}
     extension_due = connection.execute(_EXTENSION_DUE, params).scalar()
-    policy = CoursePolicy.from_lab(lab)
     penalised = {i: apply_penalty(policy, r.score or 0.0, r.submitted_at, extension_due) for i, r in graded.items()}
-    counted = counted_attempt(
-        policy.counting, [Attempt(i, r.attempt, r.submitted_at, penalised[i].final) for i, r in graded.items()]
-    )
+    attempts = [
+        Attempt(i, r.attempt, r.submitted_at, penalised[i].final, bool(r.unloadable)) for i, r in graded.items()
+    ]
+    # A file that could not be loaded never becomes the counted score, unless the lab says so.
+    counted = counted_attempt(policy.counting, countable(policy, attempts))
     values: dict[str, Any]
     if counted is None:
         values = dict.fromkeys(("raw", "penalty", "final"), 0.0)

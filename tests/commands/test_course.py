@@ -148,6 +148,18 @@ def test_lab_set_records_old_and_new_and_recomputes(stored: Stored, capsys) -> N
         )
 
 
+def test_lab_set_switches_whether_unloadable_files_count(stored: Stored, capsys) -> None:
+    assert run(["lab", "set", "lab01", "--unloadable-counts", "yes"]) == 0
+    assert "lab01: unloadable_counts: False → True" in capsys.readouterr().out
+    with stored() as session:
+        assert session.get(Lab, "lab01").unloadable_counts is True
+    assert run(["lab", "set", "lab01", "--unloadable-counts", "no"]) == 0
+    with stored() as session:
+        assert session.get(Lab, "lab01").unloadable_counts is False
+    assert run(["lab", "set", "lab01", "--unloadable-counts", "maybe"]) == 2
+    assert "maybe" in capsys.readouterr().err
+
+
 def test_lab_set_without_timezone_is_refused(stored: Stored, capsys) -> None:
     assert run(["lab", "set", "lab01", "--due", "2025-03-01T23:59"]) == 2
     assert capsys.readouterr().err == (

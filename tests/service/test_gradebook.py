@@ -6,8 +6,10 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Base, FixtureResult, Lab, Score, Submission, User
@@ -197,3 +199,89 @@ def test_long_export(session: Session) -> None:
         "",
         "0",
     )
+
+
+# --- files that cannot be loaded never become the counted score (issue 13) ------------------
+
+SYNTAX_ERROR = "def mean_squared_error(y, t)\n    return 0\n"
+RAISES_ON_LOAD = "import no_such_module_here\n\ndef mean_squared_error(y, t):\n    return 0.0\n"
+NO_FUNCTION = "def mse(y, t):\n    return 0.0\n"
+LOADS_BUT_WRONG = "def mean_squared_error(y, t):\n    raise ValueError('not yet')\n"
+
+
+def _submit_and_grade(services: Any, user: int, source: str, minutes: int) -> int:
+    from grader.service.submissions import grade_submission, submit
+    from tests.service.conftest import LAB, T0
+
+    submission = submit(services, user, LAB, source, "mse.py", now=T0 + dt.timedelta(minutes=minutes))
+    grade_submission(services, submission.id, worker="test")
+    return submission.id
+
+
+def _counted(services: Any, user: int) -> tuple[int | None, float] | None:
+    from tests.service.conftest import LAB
+
+    with services.sessions() as s:
+        cell = s.scalars(select(Score).where(Score.user_id == user, Score.lab_id == LAB)).one_or_none()
+        return None if cell is None else (cell.submission_id, cell.final)
+
+
+def test_unloadable_files_use_no_attempt_and_never_replace_the_counted_score(services: Any) -> None:
+    from grader.service.submissions import SubmissionRefused, submit
+    from tests.service.conftest import CORRECT, LAB, T0, add_user, set_policy
+
+    user = add_user(services)
+    set_policy(services, max_submissions=2, counting="last")
+    good = _submit_and_grade(services, user, CORRECT, 0)
+    for minutes, broken in enumerate((SYNTAX_ERROR, RAISES_ON_LOAD, NO_FUNCTION), start=1):
+        _submit_and_grade(services, user, broken, minutes)
+        assert _counted(services, user) == (good, 25.0)  # last counts, but not a file that did not load
+    with services.sessions() as s:
+        assert [row.final("lab01-mse") for row in gradebook(s) if row.user_id == user] == [25.0]
+    # Three broken files used none of the two attempts; a file that loads uses the second.
+    wrong = _submit_and_grade(services, user, LOADS_BUT_WRONG, 10)
+    assert _counted(services, user) == (wrong, 0.0)
+    with pytest.raises(SubmissionRefused, match="used all 2 submissions"):
+        submit(services, user, LAB, CORRECT, now=T0 + dt.timedelta(hours=1))
+
+
+def test_a_lab_can_count_unloadable_files(services: Any) -> None:
+    from grader.service.submissions import SubmissionRefused, recompute_scores, submit
+    from tests.service.conftest import CORRECT, LAB, T0, add_user, set_policy
+
+    user = add_user(services)
+    set_policy(services, max_submissions=2, counting="last")
+    _submit_and_grade(services, user, CORRECT, 0)
+    broken = _submit_and_grade(services, user, SYNTAX_ERROR, 1)
+    set_policy(services, unloadable_counts=True)
+    assert recompute_scores(services, LAB) == 1
+    assert _counted(services, user) == (broken, 0.0)
+    with pytest.raises(SubmissionRefused, match="used all 2 submissions"):
+        submit(services, user, LAB, CORRECT, now=T0 + dt.timedelta(hours=1))
+
+
+def test_only_unloadable_files_leave_no_score(services: Any) -> None:
+    from tests.service.conftest import add_user
+
+    user = add_user(services)
+    _submit_and_grade(services, user, SYNTAX_ERROR, 0)
+    assert _counted(services, user) is None
+    with services.sessions() as s:
+        assert [row.cells for row in gradebook(s) if row.user_id == user] == [{}]  # "no score yet", not 0
+
+
+def test_the_sql_rule_agrees_with_is_unloadable(services: Any) -> None:
+    from grader.service.policies import is_unloadable
+    from grader.service.submissions import unloadable_clause
+    from tests.service.conftest import CORRECT, add_user
+
+    user = add_user(services)
+    sources = (CORRECT, SYNTAX_ERROR, RAISES_ON_LOAD, NO_FUNCTION, LOADS_BUT_WRONG)
+    ids = [_submit_and_grade(services, user, source, minutes) for minutes, source in enumerate(sources)]
+    with services.sessions() as s:
+        flagged = dict(s.execute(select(Submission.id, unloadable_clause()).where(Submission.id.in_(ids))).all())
+        for sid in ids:
+            row = s.get(Submission, sid)
+            stages = list(s.scalars(select(FixtureResult.stage).where(FixtureResult.submission_id == sid)))
+            assert bool(flagged[sid]) == is_unloadable(row.score, row.submission_error, stages), row.source
+    assert [bool(flagged[i]) for i in ids] == [False, True, True, True, False]

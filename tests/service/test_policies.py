@@ -10,11 +10,14 @@ from grader.service.policies import (
     Attempt,
     CoursePolicy,
     apply_penalty,
+    attempts_used,
+    countable,
     counted_attempt,
     effective_due,
     effective_hard_deadline,
     format_duration,
     format_moment,
+    is_unloadable,
     late_days,
     penalty_fraction,
     submission_refusal,
@@ -200,3 +203,51 @@ def test_policy_from_lab_row_defaults() -> None:
 
     policy = CoursePolicy.from_lab(Row())
     assert policy == CoursePolicy(due_at=DUE, max_submissions=2)
+
+
+# --- files that cannot be loaded (issue 13) ------------------------------------------------
+
+
+def test_unloadable_means_no_points_and_a_load_error_or_no_function_of_the_lab() -> None:
+    assert is_unloadable(0.0, "syntax error on line 3: invalid syntax.", ["not_run"] * 3)
+    assert is_unloadable(None, "your file raised ImportError (line 1) when loaded.", [])
+    assert is_unloadable(0.0, None, ["missing", "missing"])  # defines none of the lab's functions
+    # A file that loads and calls its function counts, however badly it does.
+    assert not is_unloadable(0.0, None, ["value", "value"])
+    assert not is_unloadable(0.0, None, ["missing", "raised"])  # one function of two is there
+    assert not is_unloadable(0.0, None, [])  # nothing graded: nothing known
+    # Points mean the shown part loaded (a hidden part that raised on load does not undo that).
+    assert not is_unloadable(5.0, "your file raised an exception when loaded.", ["value", "not_run"])
+
+
+def test_unloadable_files_use_no_attempt_unless_the_lab_says_so() -> None:
+    assert attempts_used(CoursePolicy(max_submissions=3), submitted=3, unloadable=2) == 1
+    assert attempts_used(CoursePolicy(max_submissions=3, unloadable_counts=True), submitted=3, unloadable=2) == 3
+    assert attempts_used(CoursePolicy(), submitted=0, unloadable=0) == 0
+    policy = CoursePolicy(max_submissions=1)
+    used = attempts_used(policy, submitted=2, unloadable=1)
+    assert submission_refusal(policy, now=DUE, previous=used, last_submitted_at=None) is not None
+    used = attempts_used(policy, submitted=1, unloadable=1)
+    assert submission_refusal(policy, now=DUE, previous=used, last_submitted_at=None) is None
+
+
+def test_unloadable_attempts_never_become_the_counted_score() -> None:
+    good = _attempt(1, 20.0)
+    broken = Attempt(submission_id=2, attempt=2, submitted_at=DUE + DAY, final=0.0, unloadable=True)
+    for counting in ("last", "best"):
+        counted = counted_attempt(counting, countable(CoursePolicy(counting=counting), [good, broken]))
+        assert counted is not None and counted.attempt == 1
+    assert countable(CoursePolicy(), [broken]) == []
+    counted = counted_attempt("last", countable(CoursePolicy(unloadable_counts=True), [good, broken]))
+    assert counted is not None and counted.attempt == 2
+
+
+def test_policy_from_lab_reads_the_unloadable_setting() -> None:
+    class Row:
+        due_at = hard_deadline_at = late_policy = late_percent_per_day = None
+        max_submissions = min_interval_seconds = counting = None
+        unloadable_counts = True
+
+    assert CoursePolicy.from_lab(Row()).unloadable_counts is True
+    del Row.unloadable_counts  # a row from before the setting existed
+    assert CoursePolicy.from_lab(Row()).unloadable_counts is False

@@ -361,6 +361,33 @@ def test_lab_settings_are_saved_with_an_audit_event(ines, services):
     assert 'value="2030-03-01T23:59"' in html
 
 
+def test_the_unloadable_files_setting_switches_and_recomputes_scores(ines, services, student):
+    good = submit_and_grade(services, student.id, CORRECT)
+    broken = submit_and_grade(services, student.id, "def mean_squared_error(y, t)\n    return 0\n")
+    html = text(ines.get(f"/instructor/labs/{LAB}"))
+    assert re.search(r'<input type="checkbox" id="unloadable_counts" name="unloadable_counts"[^>]*>', html)
+    assert 'name="unloadable_counts" value="on" aria-describedby="unloadable_counts-note">' in html  # unticked
+    with services.sessions() as session:
+        assert session.scalars(select(Score.submission_id).where(Score.user_id == student.id)).one() == good
+
+    data = {"csrf_token": token(ines), "late_policy": "none", "counting": "last", "unloadable_counts": "on"}
+    response = ines.post(f"/instructor/labs/{LAB}", data=data, follow_redirects=True)
+    assert "unloadable_counts: no → yes" in text(response)
+    assert re.search(r'id="unloadable_counts"[^>]* checked>', text(response))
+    with services.sessions() as session:
+        assert session.get(Lab, LAB).unloadable_counts is True
+        cell = session.scalars(select(Score).where(Score.user_id == student.id)).one()
+        assert (cell.submission_id, cell.final) == (broken, 0.0)  # the last attempt counts, loadable or not
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "lab_policy")).one()
+        assert (event.old, event.new) == ({"unloadable_counts": False}, {"unloadable_counts": True})
+
+    data.pop("unloadable_counts")  # unticked: the box is not sent
+    ines.post(f"/instructor/labs/{LAB}", data={**data, "csrf_token": token(ines)})
+    with services.sessions() as session:
+        assert session.get(Lab, LAB).unloadable_counts is False
+        assert session.scalars(select(Score.submission_id).where(Score.user_id == student.id)).one() == good
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

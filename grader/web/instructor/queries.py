@@ -25,6 +25,7 @@ POLICY_FIELDS = (
     "max_submissions",
     "min_interval_seconds",
     "counting",
+    "unloadable_counts",
 )
 TIMELINE_BEFORE = dt.timedelta(hours=72)
 TIMELINE_AFTER = dt.timedelta(hours=24)

@@ -247,6 +247,8 @@ def _policy_from_form(form: Any) -> tuple[dict[str, Any], list[str]]:
     if counting not in COUNTING:
         problems.append("Counted attempt: choose one of the options.")
     values["counting"] = counting
+    # A checkbox: absent when unticked. Files that cannot be loaded count only when ticked.
+    values["unloadable_counts"] = form.get("unloadable_counts") in ("on", "1", "true", "yes")
     try:
         percent = float(form.get("late_percent_per_day") or 0)
         if not 0 <= percent <= 100:
@@ -277,6 +279,13 @@ def _policy_from_form(form: Any) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
+def _setting_text(value: Any) -> str:
+    """A setting's value in a flash message: ``yes``/``no`` for a switch, ``none`` when unset."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if value not in (None, "") else "none"
+
+
 @bp.route("/labs/<lab_id>", methods=["GET", "POST"])
 def lab(lab_id: str) -> Any:
     """A lab's due dates and policies (form), its pass rates, extensions, and the regrade button."""
@@ -295,7 +304,7 @@ def lab(lab_id: str) -> Any:
             db.commit()
             if changed:
                 for key, (old, new) in changed.items():
-                    flash(f"{key}: {old or 'none'} → {new or 'none'}", "success")
+                    flash(f"{key}: {_setting_text(old)} → {_setting_text(new)}", "success")
                 flash("Scores recomputed.", "success")
             else:
                 flash("Nothing changed.", "info")
