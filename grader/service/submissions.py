@@ -385,6 +385,7 @@ def _graded_values(result: Result, now: dt.datetime) -> dict[str, Any]:
         "graded_at": now,
         "submission_error": _text(result.submission_error),
         "output": _text(result.output),
+        "causes": [cause.to_dict() for cause in result.causes],  # [] when nothing failed; NULL: stored before causes
         "execution_time": result.execution_time,
         "error": None,
         "lease_until": None,

@@ -1,4 +1,4 @@
-"""Template helpers: time left before a deadline, dates, points, and Markdown handouts."""
+"""Template helpers: time left before a deadline, dates, points, Markdown handouts and feedback."""
 
 from __future__ import annotations
 
@@ -141,10 +141,39 @@ def markdown(text: str | None) -> Markup:
     return Markup(_render_markdown(text or ""))
 
 
+@lru_cache(maxsize=1)
+def _feedback_markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    # Grader feedback (code spans, emphasis, lists) may quote a student's exception text:
+    # raw HTML is escaped, and links and images are not rendered at all.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.disable(["link", "image", "autolink", "html_inline", "html_block", "heading", "lheading"])
+    return md
+
+
+@lru_cache(maxsize=512)
+def _render_feedback(text: str) -> str:
+    return _feedback_markdown().render(text)
+
+
+def feedback_markdown(text: str | None) -> Markup:
+    """Render grader feedback written in Markdown: code spans become ``<code>``, never raw
+    backticks; HTML in it is shown as text."""
+    return Markup(_render_feedback(text or ""))
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.jinja_env.filters.update(
-        time_left=time_left, when=when, iso=iso, points=points, number=number, markdown=markdown, value=value
+        time_left=time_left,
+        when=when,
+        iso=iso,
+        points=points,
+        number=number,
+        markdown=markdown,
+        value=value,
+        feedback_markdown=feedback_markdown,
     )
     app.jinja_env.globals.update(
         time_left_text=time_left_text, late_policy_text=late_policy_text, instructor_home=instructor_home

@@ -434,3 +434,39 @@ def test_openapi_submission_schema_matches_a_real_response(client, services, ali
     assert set(fixtures) == set(schemas["PublicFixtures"]["properties"])
     error = client.get("/api/v1/labs").get_json()
     assert set(error) == set(schemas["Error"]["required"])
+
+
+# --- causes and the summary ------------------------------------------------------------------
+
+
+def test_a_students_result_says_each_cause_once_with_a_summary(client, services, alice_token):
+    sid = post_json(client, alice_token, source=WRONG).get_json()["id"]
+    grade_now(services, sid)
+    body = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token)).get_json()
+    failed = [t["name"] for t in body["tests"] if t["status"] == "failed"]
+    assert failed and body["causes"]
+    explained = [name for cause in body["causes"] for name in cause["fixtures"]]
+    assert sorted(explained) == sorted(failed)  # every failure explained, each by one cause
+    lost = [cause["points_lost"] for cause in body["causes"]]
+    assert lost == sorted(lost, reverse=True)  # most points lost first
+    assert body["summary"].splitlines()[0].startswith(f"{body['score']:g}/{body['max_score']:g}")
+    for cause in body["causes"]:
+        assert set(cause) == {"key", "kind", "message", "fixtures", "points_lost", "mistake", "code"}
+        assert body["summary"].count(cause["message"]) == 1
+
+
+def test_results_stored_before_causes_get_causes_derived_from_their_fixtures(client, services, alice_token):
+    sid = post_json(client, alice_token, source=WRONG).get_json()["id"]
+    grade_now(services, sid)
+    with session_scope(services.sessions) as session:
+        session.get(Submission, sid).causes = None  # as stored before causes were recorded
+    body = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token)).get_json()
+    failed = sorted(t["name"] for t in body["tests"] if t["status"] == "failed")
+    assert failed and sorted(name for cause in body["causes"] for name in cause["fixtures"]) == failed
+    assert body["summary"]
+
+
+def test_a_pending_submission_has_no_causes_yet(client, alice_token):
+    sid = post_json(client, alice_token).get_json()["id"]
+    body = client.get(f"/api/v1/submissions/{sid}", headers=bearer(alice_token)).get_json()
+    assert body["causes"] == [] and body["summary"] is None

@@ -235,7 +235,7 @@ def test_results_show_public_details_but_only_verdicts_for_hidden(student_client
     hidden = [r for r in results if r.visibility == "hidden"]
     randomised = [r for r in results if r.visibility == "randomised"]
     assert public and hidden and randomised
-    assert "Inputs" in html and "Expected" in html and "Got" in html and "Max abs. error" in html
+    assert "Call" in html and "Expected" in html and "Got" in html and "Max abs. error" in html
     for result in hidden:
         assert result.name in html and result.category in html
         for shown in result.detail.get("inputs") or []:
@@ -407,7 +407,7 @@ def test_xss_in_source_filename_feedback_and_output_is_escaped(student_client, s
     html = text(student_client.get(f"/submissions/{sid}"))
     assert "&lt;script&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt;.py" in html
-    assert "printed" not in html  # printed output is for instructors only
+    assert "printed &lt;script&gt;" in html  # the shown part's printed output, escaped
 
 
 def test_xss_in_lab_title(student_client, services):
@@ -444,3 +444,162 @@ def test_submit_and_grade_in_process_until_graded(config, student, tmp_path):
         assert FULL in text(client.get("/labs"))
     finally:
         services.close()
+
+
+# --- the result page: verdict, causes once, fixtures folded away -------------------------------------
+
+LAB02 = Path(__file__).resolve().parent.parent / "implementations" / "lab02-cross-entropy"
+LOG10 = (LAB02 / "wrong_log10.py").read_text()
+BAD_FILES = Path(__file__).resolve().parent.parent / "implementations" / "bad_files"
+
+
+def graded_page(client, services, source, lab_id="lab01-mse", filename="mine.py"):
+    sid = submission_id(upload(client, source, filename, lab_id=lab_id))
+    grade_now(services, sid)
+    return sid, text(client.get(f"/submissions/{sid}"))
+
+
+def status_classes(html):
+    match = re.search(r'<div id="status" class="([^"]+)"', html)
+    assert match, html
+    return set(match.group(1).split())
+
+
+def section(html, css_class):
+    """The HTML of the first element with ``css_class`` up to the next top-level section."""
+    start = html.index(f'class="{css_class}')
+    return html[start : html.index("</section>", start)]
+
+
+def store_causes(services, sid, causes):
+    with session_scope(services.sessions) as session:
+        session.get(Submission, sid).causes = causes
+
+
+@pytest.mark.parametrize(
+    ("source", "outcome", "words"),
+    [
+        (CORRECT, "outcome-passed", "All 25 fixtures passed"),
+        (WRONG, "outcome-partial", "fixtures failed"),
+        (
+            "import numpy as np\n\ndef mean_squared_error(y, t):\n    return -1.0\n",
+            "outcome-failed",
+            "No fixture passed",
+        ),
+    ],
+)
+def test_the_verdict_is_coloured_and_worded_by_outcome(student_client, services, source, outcome, words):
+    _, html = graded_page(student_client, services, source)
+    classes = status_classes(html)
+    assert outcome in classes
+    assert not {"outcome-passed", "outcome-partial", "outcome-failed"} - {outcome} & classes
+    assert words in html  # the verdict in words, not by colour alone
+
+
+def test_nothing_passed_is_never_green(student_client, services):
+    _, html = graded_page(student_client, services, LOG10, lab_id="lab02-cross-entropy")
+    classes = status_classes(html)
+    assert "outcome-failed" in classes and "outcome-passed" not in classes
+    assert "No fixture passed" in html and "0 of 30 fixtures passed" in html
+
+
+def test_each_cause_is_said_once_with_its_fixtures_and_markdown_rendered(student_client, services):
+    sid, _ = graded_page(student_client, services, LOG10, lab_id="lab02-cross-entropy")
+    with services.sessions() as session:
+        names = [r.name for r in session.scalars(select(FixtureResult).where(FixtureResult.submission_id == sid))]
+    message = "log base 10 instead of the natural logarithm: use `np.log`, not `np.log10`."
+    store_causes(
+        services,
+        sid,
+        [
+            {
+                "key": "mistake:log10",
+                "kind": "mistake",
+                "message": message,
+                "fixtures": names,
+                "points_lost": 30.0,
+                "mistake": "cee_log10",
+                "code": "12 |     return np.log10(y)\n                  ^^^^^^^^",
+            }
+        ],
+    )
+    html = text(student_client.get(f"/submissions/{sid}"))
+    assert html.count("log base 10 instead of the natural logarithm") == 1
+    assert "<code>np.log</code>" in html and "`" not in section(html, "causes-section")
+    assert "All 30 fixtures" in html and "30 points lost" in html
+    assert "return np.log10(y)" in html and "^^^^^^^^" in html  # the quoted line and its caret
+    causes = section(html, "causes-section")
+    assert all(name in causes for name in names)  # each fixture is listed under its cause
+    assert causes.count('<li class="result failed">') == 30
+
+
+def test_passed_fixtures_are_folded_away_and_details_one_click_away(student_client, services):
+    _, html = graded_page(student_client, services, WRONG)
+    passed = re.search(
+        r'<details class="fixture-group passed-group">\s*<summary>(\d+) fixtures? passed</summary>', html
+    )
+    assert passed and int(passed.group(1)) > 0
+    causes = section(html, "causes-section")
+    assert "<details>" in causes and '<summary class="fixture-line">' in causes
+    assert "Tolerance" in html and "rtol=" in html
+
+
+def test_no_tag_is_shown_twice_and_randomised_fixtures_can_be_rerun(student_client, services):
+    sid, html = graded_page(student_client, services, WRONG, filename="my lab.py")
+    seed = str(session_seed(services, sid))
+    assert "randomised</span> <span" not in html
+    assert html.count('<span class="tag tag-randomised">randomised</span>') >= 1
+    assert not re.search(r">randomised</span>\s*<span class=\"tag[^\"]*\">randomised<", html)
+    assert f"lossgrader check &#39;my lab.py&#39; --lab lab01-mse --seed {seed}" in html
+
+
+def session_seed(services, sid):
+    with services.sessions() as session:
+        return session.get(Submission, sid).seed
+
+
+def test_a_file_that_does_not_parse_is_one_error_quoting_its_line(student_client, services):
+    source = "import numpy as np\n\ndef mean_squared_error(y, t:\n    return 0.5\n"
+    _, html = graded_page(student_client, services, source)
+    assert "outcome-unloadable" in status_classes(html)
+    assert "Your file could not be run" in html and "Problem with your file" in html
+    assert "syntax error on line 3" in html.lower()
+    quoted = re.search(r'<pre class="cause-code"><code>(.*?)</code></pre>', section(html, "load-error"), re.S)
+    assert quoted and "def mean_squared_error(y, t:" in quoted.group(1) and "^" in quoted.group(1)
+    assert "What went wrong" not in html  # no card per fixture
+    assert re.search(r"<summary>25 fixtures were not run</summary>", html)
+
+
+def test_a_file_without_the_required_functions_is_one_error(student_client, services):
+    _, html = graded_page(student_client, services, (BAD_FILES / "wrong_names.py").read_text())
+    assert "outcome-unloadable" in status_classes(html)
+    assert "Your file does not define the required functions" in html
+    assert html.count('class="cause ') == 0  # one error, not one card per fixture
+    assert "mean_squared_error" in section(html, "load-error")
+
+
+def test_submissions_stored_before_causes_still_get_grouped_feedback(student_client, services):
+    sid, _ = graded_page(student_client, services, WRONG)
+    store_causes(services, sid, None)
+    response = student_client.get(f"/submissions/{sid}")
+    assert response.status_code == 200
+    html = text(response)
+    assert "What went wrong" in html and "outcome-partial" in status_classes(html)
+    with services.sessions() as session:
+        rows = session.scalars(select(FixtureResult).where(FixtureResult.submission_id == sid)).all()
+    causes = section(html, "causes-section")
+    assert all(r.name in causes for r in rows if not r.passed)
+
+
+def test_printed_output_and_warnings_of_the_shown_part_are_shown_capped_and_escaped(student_client, services):
+    sid, _ = graded_page(student_client, services, CORRECT)
+    printed = "".join(f"line {i} <b>\n" for i in range(200))
+    with session_scope(services.sessions) as session:
+        session.get(Submission, sid).output = (
+            "submission.py:4: RuntimeWarning: divide by zero encountered in log\n" + printed
+        )
+    html = text(student_client.get(f"/submissions/{sid}"))
+    assert '<details class="printed" open>' in html and "(1 warning)" in html
+    assert "divide by zero encountered in log" in html
+    assert "line 10 &lt;b&gt;" in html and "<b>" not in html
+    assert "line 150" not in html and "Cut short here" in html

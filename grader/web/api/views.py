@@ -18,6 +18,7 @@ from grader.grading.result import strict_json
 from grader.service.outlook import PENDING, outlook
 from grader.web.api import bp
 from grader.web.db import get_db, get_services
+from grader.web.feedback import stored_causes, summary_text
 from grader.web.filters import iso
 from grader.web.polling import ask_again_in
 
@@ -172,7 +173,7 @@ def result_rows(session: Any, submission_id: int) -> list[Any]:
 
 def submission_document(submission: Submission, full: bool, results: list[Any]) -> dict[str, Any]:
     """A submission as the API shows it (``full``: the instructor view), with its fixture
-    results (:func:`result_rows`)."""
+    results (:func:`result_rows`), its causes and a summary saying each once."""
     graded = submission.status == "graded"
     document: dict[str, Any] = {
         "id": submission.id,
@@ -188,8 +189,13 @@ def submission_document(submission: Submission, full: bool, results: list[Any]) 
         "seed": submission.seed,
         "submission_error": submission.submission_error if graded else None,
         "url": url_for("api.submission", submission_id=submission.id, _external=True),
+        "summary": None,
+        "causes": [],
         "tests": [result_document(r, full) for r in results] if graded else [],
     }
+    if graded:  # each cause once, most points lost first (derived for results stored before causes)
+        causes = stored_causes(submission, results)
+        document.update(summary=summary_text(submission, causes, results), causes=causes)
     if full:
         user = submission.user
         document.update(

@@ -156,6 +156,15 @@ def lab_definition(lab_id: str, version: str | None = None) -> LabDefinition | N
     return found
 
 
+def tolerances(lab_id: str, version: str | None) -> dict[str, str]:
+    """Each fixture's tolerance in words (``rtol=1e-06, atol=1e-09``), when the lab as
+    loaded is the version that graded the submission (else none: it may have changed)."""
+    definition = lab_definition(lab_id, version)
+    if definition is None or version is None or definition.version != version:
+        return {}
+    return {spec.name: f"rtol={spec.policy.rtol:g}, atol={spec.policy.atol:g}" for spec in definition.fixtures}
+
+
 def _load(lab_id: str) -> LabDefinition:
     folder = getattr(current_app.config["LOSSGRADER"], "labs", None)
     if folder:

@@ -11,6 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from flask_login import current_user
 
 from grader.service.outlook import PENDING, outlook
+from grader.web import feedback
 from grader.web.auth.roles import student_required
 from grader.web.db import get_db, get_services
 from grader.web.polling import ask_again_in
@@ -155,16 +156,21 @@ def _diff_line(text: str) -> tuple[str, str]:
 @bp.route("/submissions/<int:submission_id>")
 @student_required
 def submission(submission_id: int) -> Any:
-    """One of your submissions: its status (live while grading), then each fixture's verdict."""
+    """One of your submissions: its status (live while grading), then the verdict, each cause
+    of lost points once with the fixtures it explains, and the fixtures' details folded away."""
     db = get_db()
     found = queries.own_submission_or_404(db, current_user.id, submission_id)
+    graded = found.status == "graded"
+    results = found.results if graded else []
     return render_template(
         "student/submission.html",
         submission=found,
         lab=found.lab,
         pending=found.status in PENDING,
         standing=outlook(db, found),
-        results=found.results if found.status == "graded" else [],
+        results=results,
+        feedback=feedback.build(found, results, found.lab_id) if graded else None,
+        tolerances=queries.tolerances(found.lab_id, found.lab_version) if graded else {},
     )
 
 

@@ -1,0 +1,146 @@
+"""The result page in a real browser (``lossgrader serve`` + headless Debian chromium).
+
+A demo student submits a lab02 file that uses ``np.log10`` (every fixture fails, one
+mistake) and a file that does not parse, and reads the pages as they come: the
+diagnosis is said once, thirty failing fixtures fit in two screens at 1280×800 with
+their details folded, nothing scrolls sideways on a 375 px phone, and the syntax
+error quotes its line. Screenshots go to ``docs/screenshots/result-*.png``.
+
+Launching the server and the browser is :mod:`tests.web.test_browser`'s (same rules:
+fails in CI without chromium or playwright, skips elsewhere).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.test_browser import GRADING_MS, Server, _page, _sign_in, browser, server  # noqa: F401 - fixtures
+
+ROOT = Path(__file__).resolve().parents[2]
+IMPLEMENTATIONS = ROOT / "tests" / "implementations"
+LOG10 = IMPLEMENTATIONS / "lab02-cross-entropy" / "wrong_log10.py"
+SYNTAX_ERROR = IMPLEMENTATIONS / "bad_files" / "syntax_error.py"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 800}
+
+pytestmark = pytest.mark.slow
+
+
+def _shot(page: Any, name: str, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"result-{name}.png"), full_page=full_page)
+
+
+def _submit(page: Any, lab: str, path: Path) -> str:
+    """Upload ``path`` to ``lab`` and wait until its page shows it graded; its address."""
+    from playwright.sync_api import expect
+
+    page.goto(f"/labs/{lab}")
+    page.set_input_files("#file", str(path))
+    page.get_by_role("button", name="Submit for grading").click()
+    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+    expect(page.locator("#status.status-graded")).to_be_visible(timeout=GRADING_MS)
+    return page.url
+
+
+def _sideways(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: nothing scrolls sideways)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+@pytest.fixture(scope="module")
+def student_page(browser: Any, server: Server) -> Any:  # noqa: F811 - pytest fixtures
+    page = _page(browser, server)
+    page.set_viewport_size(DESKTOP)
+    _sign_in(page, server, "demo-student1")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def log10_url(student_page: Any) -> str:
+    return _submit(student_page, "lab02-cross-entropy", LOG10)
+
+
+def test_a_log10_submission_reads_its_diagnosis_once(student_page: Any, log10_url: str) -> None:
+    page = student_page
+    page.set_viewport_size(DESKTOP)
+    page.goto(log10_url)
+    status = page.locator("#status")
+    assert "outcome-failed" in (status.get_attribute("class") or ""), "0 / 30 must not look like a success"
+    assert "No fixture passed" in status.inner_text()
+
+    causes = page.locator(".causes > li.cause")
+    diagnosed = causes.filter(has_text=re.compile(r"log(arithm)? base 10|log10", re.I))
+    assert diagnosed.count() == 1, page.locator(".causes").inner_text()
+    sentence = diagnosed.first.locator(".cause-message p").first.inner_text().strip()
+    body = page.locator("main").inner_text()
+    assert body.count(sentence) == 1, f"said {body.count(sentence)} times: {sentence!r}"
+    group = diagnosed.first.locator("ol.results")
+    assert group.count() == 0 or group.inner_text().count(sentence) == 0  # the group lists fixtures, not the diagnosis
+    assert "`" not in body, "Markdown must be rendered, never raw backticks"
+    assert page.locator(".cause-message code").count() >= 1
+    assert "randomised randomised" not in body
+    command = page.locator(".reproduce code.copyable").inner_text()
+    assert re.fullmatch(r"lossgrader check wrong_log10\.py --lab lab02-cross-entropy --seed \d+", command), command
+    _shot(page, "log10-desktop")
+
+
+def test_thirty_failing_fixtures_fit_in_two_screens(student_page: Any, log10_url: str) -> None:
+    page = student_page
+    page.set_viewport_size(DESKTOP)
+    page.goto(log10_url)
+    assert page.locator("li.result").count() == 30
+    assert page.locator("li.result.failed").count() == 30
+    assert page.locator("details[open]").count() == 0 or page.locator(".detail:visible").count() == 0
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 2 * DESKTOP["height"], f"the page is {height} px tall at 1280×800"
+    _shot(page, "log10-screen", full_page=False)
+
+    # One click opens a fixture's details: call, expected, got, tolerance.
+    first = page.locator("li.result:has(.tag-public) details").first
+    first.locator("summary").click()
+    detail = first.locator("dl.detail")
+    for word in ("Call", "Expected", "Got", "Tolerance"):
+        assert word in detail.inner_text(), detail.inner_text()
+    hidden = page.locator("li.result:has(.tag-hidden)")
+    assert hidden.count() > 0 and hidden.locator("details, dl.detail").count() == 0  # verdicts only
+    _shot(page, "log10-fixture-open")
+
+
+def test_nothing_scrolls_sideways_on_a_phone(student_page: Any, log10_url: str) -> None:
+    page = student_page
+    page.set_viewport_size(PHONE)
+    page.goto(log10_url)
+    assert _sideways(page) <= 0, f"the page is {_sideways(page)} px wider than a 375 px screen"
+    _shot(page, "log10-phone")
+    # Still true with every fixture's details open (long values wrap or scroll inside their box).
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert _sideways(page) <= 0, f"opened, the page is {_sideways(page)} px wider than a 375 px screen"
+    page.set_viewport_size(DESKTOP)
+
+
+def test_a_syntax_error_is_one_error_quoting_its_line(student_page: Any) -> None:
+    page = student_page
+    page.set_viewport_size(DESKTOP)
+    _submit(page, "lab01-mse", SYNTAX_ERROR)
+    status = page.locator("#status")
+    assert "outcome-unloadable" in (status.get_attribute("class") or "")
+    assert "could not be run" in status.inner_text()
+    problem = page.locator("section.load-error")
+    assert problem.count() == 1
+    assert "line 4" in problem.locator(".cause-message").inner_text().lower()
+    quoted = problem.locator("pre.cause-code").inner_text()
+    assert "return 0.5 * np.sum((y - t) ** 2))" in quoted and "^" in quoted, quoted
+    assert page.locator(".causes > li.cause").count() == 0  # not one card per fixture
+    assert page.locator("li.result:visible").count() == 0  # the fixtures that did not run are folded away
+    _shot(page, "syntax-error-desktop")
+    page.set_viewport_size(PHONE)
+    assert _sideways(page) <= 0
+    _shot(page, "syntax-error-phone")
+    page.set_viewport_size(DESKTOP)
