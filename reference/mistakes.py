@@ -34,6 +34,12 @@ class Mistake:
     function: str
     message: str
     compute: Callable[..., Any]
+    #: ``convention`` for code that handles only one target convention (one-hot or
+    #: integer labels); ``mistake`` for a wrong formula.
+    kind: str = "mistake"
+    #: computes the student's code as written, with the targets as given: integer labels and
+    #: one-hot targets then behave differently (and some inputs raise, as the student's code does).
+    literal: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -211,18 +217,76 @@ def _cee_no_delta(y, t, delta=_DELTA):
         return float(-np.sum(t * np.log(y)) / n)
 
 
+def _rows(y: NDArray[np.float64]) -> int:
+    return y.shape[0] if y.ndim == 2 else 1
+
+
+def _cee_labels_as_one_hot(y, t, delta=_DELTA):
+    # −Σ t·ln(y + δ) / N written for one-hot targets and handed integer labels as they are:
+    # a label multiplies the logarithms (0-d), or (N,) labels fail to broadcast against (N, K).
+    y, t = _f64(y), np.asarray(t)
+    return float(-np.sum(t * np.log(y + delta)) / _rows(y))
+
+
+def _one_hot_as_labels(y, t):
+    """The notebook's label code, y[np.arange(N), t], handed whatever t is (one-hot too)."""
+    y, t = _f64(y), np.asarray(t)
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.dtype.kind == "f":
+        raise IndexError("arrays used as indices must be of integer (or boolean) type")
+    return y[np.arange(y.shape[0]), t], y.shape[0]
+
+
+def _cee_one_hot_as_labels(y, t, delta=_DELTA):
+    picked, n = _one_hot_as_labels(y, t)
+    return float(-np.sum(np.log(picked + delta)) / n)
+
+
+def _cee_one_hot_as_labels_no_delta(y, t, delta=_DELTA):
+    picked, n = _one_hot_as_labels(y, t)
+    with _errstate():
+        return float(-np.sum(np.log(picked)) / n)
+
+
+def _cee_swapped_literal(y, t, delta=_DELTA):
+    # −Σ y·ln(t + δ) / N with the targets as given: (N,) labels fail to broadcast
+    y, t = _f64(y), np.asarray(t)
+    with _errstate():
+        return float(-np.sum(y * np.log(t + delta)) / _rows(y))
+
+
+def _cee_row_loop_log_of_sum(y, t, delta=_DELTA):
+    # The Korean blog's loop: for i in range(len(y)): -log(sum(t[i] * y[i])), over len(y)
+    y, t = _f64(y), np.asarray(t)
+    result = 0.0
+    with _errstate():
+        for i in range(len(y)):
+            result += -np.log(np.sum(t[i] * y[i]))
+    return float(result / len(y))
+
+
+def _cee_binary(y, t, delta=_DELTA):
+    # binary cross-entropy applied to categorical targets, as in the Chinese notes
+    y, t, _ = _probs_targets(y, t)
+    with _errstate():
+        return float(np.mean(-(t * np.log(y) + (1 - t) * np.log(1 - y))))
+
+
 _CEE = "cross_entropy_error"
 _CEE_MISTAKES = [
     Mistake(
         "cee_log10",
         _CEE,
-        "Your value matches the formula with log base 10 (np.log10). Cross-entropy uses the natural logarithm: np.log.",
+        "Your value matches the formula with log base 10 (`np.log10`). Cross-entropy uses the "
+        "natural logarithm: `np.log`.",
         _cee_log10,
     ),
     Mistake(
         "cee_log2",
         _CEE,
-        "Your value matches the formula with log base 2 (np.log2). The lab uses the natural logarithm: np.log.",
+        "Your value matches the formula with log base 2 (`np.log2`). The lab uses the natural logarithm: `np.log`.",
         _cee_log2,
     ),
     Mistake(
@@ -236,13 +300,13 @@ _CEE_MISTAKES = [
         "cee_no_batch_mean",
         _CEE,
         "Your value matches the sum over the whole batch. For a batch of N rows, divide "
-        "the sum by N (the number of rows, y.shape[0]).",
+        "the sum by N (the number of rows, `y.shape[0]`).",
         _cee_no_batch_mean,
     ),
     Mistake(
         "cee_mean_all",
         _CEE,
-        "Your value matches a mean over all N·K elements (e.g. np.mean over the whole "
+        "Your value matches a mean over all N·K elements (e.g. `np.mean` over the whole "
         "array). Sum over the classes and divide only by the batch size N.",
         _cee_mean_all,
     ),
@@ -257,16 +321,76 @@ _CEE_MISTAKES = [
         "cee_no_delta",
         _CEE,
         "Your value matches the formula without δ, −Σ t·ln(y). A zero probability then "
-        "gives inf or nan: add the small δ inside the logarithm, np.log(y + delta).",
+        "gives inf or nan: add the small δ inside the logarithm, `np.log(y + delta)`.",
         _cee_no_delta,
     ),
     Mistake(
         "cee_delta_outside",
         _CEE,
         "Your value matches a formula where δ is added outside the logarithm, "
-        "np.log(y) + delta. Put δ inside: np.log(y + delta), so that a zero probability "
+        "`np.log(y) + delta`. Put δ inside: `np.log(y + delta)`, so that a zero probability "
         "does not give inf or nan.",
         _cee_delta_outside,
+    ),
+    Mistake(
+        "cee_labels_as_one_hot",
+        _CEE,
+        "Your function handles one-hot targets only: it computes −Σ t·ln(y + δ) with `t` as "
+        "given, so an integer label multiplies the logarithms (and labels of shape `(N,)` cannot "
+        "be broadcast against `y` of shape `(N, K)`). When `t` holds labels (`t.ndim == y.ndim - 1`), "
+        "take each row's true-class probability, `y[np.arange(N), t]`.",
+        _cee_labels_as_one_hot,
+        "convention",
+        literal=True,
+    ),
+    Mistake(
+        "cee_one_hot_as_labels",
+        _CEE,
+        "Your function handles integer labels only: it uses `t` as class indices, "
+        "`y[np.arange(N), t]`, so one-hot targets (`t` with the shape of `y`) pick the wrong "
+        "entries or raise. When `t.shape == y.shape`, use −Σ t·ln(y + δ) / N, or turn `t` into "
+        "labels with `t.argmax(axis=-1)`.",
+        _cee_one_hot_as_labels,
+        "convention",
+        literal=True,
+    ),
+    Mistake(
+        "cee_one_hot_as_labels_no_delta",
+        _CEE,
+        "Your function handles integer labels only and has no δ: it uses `t` as class indices, "
+        "`y[np.arange(N), t]`, so one-hot targets (`t` with the shape of `y`) pick the wrong "
+        "entries or raise. When `t.shape == y.shape`, turn `t` into labels with "
+        "`t.argmax(axis=-1)`, and add δ inside the logarithm: `np.log(y + delta)`.",
+        _cee_one_hot_as_labels_no_delta,
+        "convention",
+        literal=True,
+    ),
+    Mistake(
+        "cee_swapped_literal",
+        _CEE,
+        "Your value matches −Σ y·ln(t + δ) with the targets as given: the arguments are swapped "
+        "(with labels of shape `(N,)` this cannot even be broadcast). The targets `t` multiply the "
+        "logarithm of the predictions `y`: −Σ t·ln(y + δ).",
+        _cee_swapped_literal,
+        literal=True,
+    ),
+    Mistake(
+        "cee_row_loop_log_of_sum",
+        _CEE,
+        "Your function loops over `len(y)` and takes −ln(Σ t·y) per row, with the predictions "
+        "and targets in the other order: a 1-D `y` is one sample, not K samples of one value, "
+        "an integer label must select a probability rather than multiply it, and δ belongs "
+        "inside the logarithm. The lab calls `cross_entropy_error(y, t)` with the predictions first.",
+        _cee_row_loop_log_of_sum,
+        literal=True,
+    ),
+    Mistake(
+        "cee_binary",
+        _CEE,
+        "Your value matches the binary cross-entropy, −mean(t·ln y + (1−t)·ln(1−y)). This lab's "
+        "loss is the categorical one, −(1/N)·Σ t·ln(y + δ): no (1−t)·ln(1−y) term, and a mean "
+        "over the N rows only.",
+        _cee_binary,
     ),
 ]
 
@@ -312,36 +436,36 @@ _SOFTMAX_MISTAKES = [
         "softmax_whole_batch",
         _SOFTMAX,
         "Your rows are divided by one sum over the whole batch. Normalise each row on its "
-        "own: np.sum(..., axis=-1, keepdims=True), so every row sums to 1.",
+        "own: `np.sum(..., axis=-1, keepdims=True)`, so every row sums to 1.",
         _softmax_whole_batch,
     ),
     Mistake(
         "softmax_axis0",
         _SOFTMAX,
-        "Your values are normalised down the columns (axis=0). For a batch of shape "
-        "(N, K) each row is one sample: use axis=-1 with keepdims=True.",
+        "Your values are normalised down the columns (`axis=0`). For a batch of shape "
+        "(N, K) each row is one sample: use `axis=-1` with `keepdims=True`.",
         _softmax_axis0,
     ),
     Mistake(
         "softmax_no_normalisation",
         _SOFTMAX,
-        "Your values match exp(a) without the division: divide by the sum of the "
+        "Your values match `np.exp(a)` without the division: divide by the sum of the "
         "exponentials so that each row sums to 1.",
         _softmax_no_normalisation,
     ),
     Mistake(
         "softmax_no_max_shift",
         _SOFTMAX,
-        "Your softmax overflows for large inputs: np.exp of a large number is inf. "
-        "Subtract the row maximum first, np.exp(a - a.max(axis=-1, keepdims=True)); the "
+        "Your softmax overflows for large inputs: `np.exp` of a large number is inf. "
+        "Subtract the row maximum first, `np.exp(a - a.max(axis=-1, keepdims=True))`; the "
         "result is mathematically the same.",
         _softmax_no_max_shift,
     ),
     Mistake(
         "softmax_no_keepdims",
         _SOFTMAX,
-        "Your row sums are broadcast along the wrong axis: np.sum(e, axis=-1) has shape "
-        "(N,), which divides columns, not rows. Use keepdims=True.",
+        "Your row sums are broadcast along the wrong axis: `np.sum(e, axis=-1)` has shape "
+        "(N,), which divides columns, not rows. Use `keepdims=True`.",
         _softmax_no_keepdims,
     ),
 ]
@@ -405,12 +529,38 @@ def _sce_no_max_shift(a, t):
         return float(-np.sum(t * np.log(e / np.sum(e, axis=-1, keepdims=True))) / n)
 
 
+def _sce_labels_as_one_hot(a, t):
+    # −Σ t·log_softmax(a) / N with integer labels used as they are
+    a, t = _f64(a), np.asarray(t)
+    with _errstate():
+        return float(-np.sum(t * log_softmax(a)) / _rows(a))
+
+
+def _sce_one_hot_as_labels(a, t):
+    a, t = _f64(a), np.asarray(t)
+    if a.ndim == 1:
+        t = t.reshape(1, t.size)
+        a = a.reshape(1, a.size)
+    if t.dtype.kind == "f":
+        raise IndexError("arrays used as indices must be of integer (or boolean) type")
+    n = a.shape[0]
+    return float(-np.sum(log_softmax(a)[np.arange(n), t]) / n)
+
+
+def _sce_swapped_literal(a, t):
+    # softmax_cross_entropy(t, a) written out: the targets as given go through softmax
+    a, t = _f64(a), np.asarray(t, dtype=np.float64)
+    shifted = t - np.max(t, axis=-1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return float(-np.sum(a * logp) / _rows(a))
+
+
 _SCE = "softmax_cross_entropy"
 _SCE_MISTAKES = [
     Mistake(
         "sce_textbook",
         _SCE,
-        "Your value matches softmax followed by cross_entropy_error with δ = 1e-7. That "
+        "Your value matches `softmax` followed by `cross_entropy_error` with δ = 1e-7. That "
         "route saturates at −ln δ ≈ 16.12 for extreme logits; compute log-softmax with "
         "log-sum-exp instead: a − max(a) − ln Σ exp(a − max(a)).",
         _sce_textbook,
@@ -432,20 +582,21 @@ _SCE_MISTAKES = [
     Mistake(
         "sce_log10",
         _SCE,
-        "Your value matches the loss computed with log base 10. Use the natural logarithm (np.log) in the log-sum-exp.",
+        "Your value matches the loss computed with log base 10. Use the natural logarithm "
+        "(`np.log`) in the log-sum-exp.",
         _sce_log10,
     ),
     Mistake(
         "sce_swapped",
         _SCE,
         "Your value matches the loss with the arguments swapped (the targets treated as "
-        "logits). The first argument a holds the logits, the second t the targets.",
+        "logits). The first argument `a` holds the logits, the second `t` the targets.",
         _sce_swapped,
     ),
     Mistake(
         "sce_swapped_probs",
         _SCE,
-        "Your value matches cross_entropy_error(t, softmax(a)): the targets and the "
+        "Your value matches `cross_entropy_error(t, softmax(a))`: the targets and the "
         "predicted probabilities are swapped. The logarithm belongs on the predictions: "
         "−Σ t·log softmax(a).",
         _sce_swapped_probs,
@@ -454,7 +605,7 @@ _SCE_MISTAKES = [
         "sce_whole_batch",
         _SCE,
         "Your value matches a softmax normalised over the whole batch instead of each "
-        "row. Take the maximum and the log-sum-exp per row: axis=-1, keepdims=True.",
+        "row. Take the maximum and the log-sum-exp per row: `axis=-1, keepdims=True`.",
         _sce_whole_batch,
     ),
     Mistake(
@@ -471,6 +622,36 @@ _SCE_MISTAKES = [
         "directly. Subtract the row maximum and use log-sum-exp: "
         "a − max(a) − ln Σ exp(a − max(a)).",
         _sce_no_max_shift,
+    ),
+    Mistake(
+        "sce_labels_as_one_hot",
+        _SCE,
+        "Your function handles one-hot targets only: it computes −Σ t·log softmax(a) with `t` as "
+        "given, so an integer label multiplies the log-probabilities (and labels of shape `(N,)` "
+        "cannot be broadcast against `a` of shape `(N, K)`). When `t` holds labels "
+        "(`t.ndim == a.ndim - 1`), take each row's true-class log-probability, `logp[np.arange(N), t]`.",
+        _sce_labels_as_one_hot,
+        "convention",
+        literal=True,
+    ),
+    Mistake(
+        "sce_one_hot_as_labels",
+        _SCE,
+        "Your function handles integer labels only: it uses `t` as class indices, so one-hot "
+        "targets (`t` with the shape of `a`) pick the wrong entries or raise. When "
+        "`t.shape == a.shape`, use −Σ t·log softmax(a) / N, or turn `t` into labels with `t.argmax(axis=-1)`.",
+        _sce_one_hot_as_labels,
+        "convention",
+        literal=True,
+    ),
+    Mistake(
+        "sce_swapped_literal",
+        _SCE,
+        "Your value matches the loss with the arguments swapped (the targets, as given, treated as "
+        "logits; integer labels then cannot be broadcast). The first argument `a` holds the logits, "
+        "the second `t` the targets.",
+        _sce_swapped_literal,
+        literal=True,
     ),
 ]
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from grader.grading.lab import FunctionSpec, Policy
 from grader.grading.runner import CallOutcome
+from grader.grading.source import sentence
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Verdict:
     max_rel_error: float | None = None
     diagnosis: list[str] = field(default_factory=list)
     advice: str = ""  # general advice, for when nothing more specific is known
+    candidates: list[str] = field(default_factory=list)  # keys of the catalogued mistakes that fit
+    error_type: str | None = None  # the exception's type when it is a known one (safe for hidden fixtures)
+    reason: str = ""  # a grader-chosen refinement of the stage, e.g. "per_sample_mean" or "nan"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Diagnostic:
 
     message: str
     compute: Callable[..., Any]
+    key: str = ""
 
 
 def fmt(value: float) -> str:
@@ -69,12 +74,30 @@ def parameter_names(signature: str) -> list[str]:
     return [p.split("=")[0].strip() for p in match.group(1).split(",") if p.strip()]
 
 
-def _safe_exception_name(error: str | None) -> str:
+def _exception_names() -> frozenset[str]:
+    """Python's built-in exception classes and NumPy's: the only type names ever shown for
+    a hidden fixture (any other name is the child's choice and could carry data)."""
+    modules = (builtins, np.exceptions, np.linalg)
+    return frozenset(
+        name
+        for module in modules
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, BaseException)
+    )
+
+
+KNOWN_EXCEPTIONS = _exception_names()
+
+
+def known_exception_type(error: str | None) -> str | None:
+    """The type name of ``"TypeError: message"`` when it is a known exception class, else None."""
     name = (error or "").split(":", 1)[0].strip()
-    obj = getattr(builtins, name, None)
-    if isinstance(obj, type) and issubclass(obj, BaseException):
-        return name
-    return "an exception"
+    return name if name in KNOWN_EXCEPTIONS else None
+
+
+def _safe_exception_name(error: str | None) -> str:
+    name = known_exception_type(error)
+    return f"`{name}`" if name else "an exception"
 
 
 def errors(got: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -167,11 +190,14 @@ def check(
         return Verdict(False, "missing", text, summary)
     if outcome.status == "raised":
         where = f" (line {outcome.line})" if outcome.line else ""
+        error_type = known_exception_type(outcome.error)
         return Verdict(
             False,
             "raised",
-            f"`{name}` raised {outcome.error}{where}.",
+            sentence(f"`{name}` raised {outcome.error}{where}"),
             f"`{name}` raised {_safe_exception_name(outcome.error)}.",  # a line number can be forged
+            candidates=_raising_mistakes(diagnostics, args, error_type),
+            error_type=error_type,
         )
     if outcome.status == "non_numeric" or outcome.value is None:
         return _non_numeric(outcome, function)
@@ -179,8 +205,8 @@ def check(
     got = outcome.value
     form = _form_problem(outcome, got, expected, function, policy)
     if form:
-        kind = "a single number" if function.returns == "scalar" else "an array"
-        return Verdict(False, "type", form, f"`{name}` returned the wrong kind of value; expected {kind}.")
+        text, summary, reason = form
+        return Verdict(False, "type", text, summary, reason=reason)
     if got.shape != expected.shape:
         text = f"`{name}` returned shape {got.shape}; expected shape {expected.shape}."
         return Verdict(False, "shape", text, f"`{name}` returned an array of the wrong shape.")
@@ -192,9 +218,10 @@ def check(
         kind = "nan" if np.any(np.isnan(got[bad])) else "inf"
         at = "" if got.ndim == 0 else f" at index {tuple(int(i) for i in np.argwhere(bad)[0])}"
         text = f"`{name}` returned {kind}{at}; expected a finite value."
-        diagnosis = _diagnose(diagnostics, args, got, expected, policy)
+        diagnosis, candidates = _diagnose(diagnostics, args, got, expected, policy)
         summary = f"`{name}` returned {kind}; expected a finite value."
-        return Verdict(False, "finite", text, summary, abs_err, rel_err, diagnosis, _non_finite_advice(kind))
+        advice = _non_finite_advice(kind)
+        return Verdict(False, "finite", text, summary, abs_err, rel_err, diagnosis, advice, candidates, reason=kind)
 
     if not gaps.close(policy):
         where = ""
@@ -206,8 +233,8 @@ def check(
             f"(max abs error {fmt(abs_err)}, max rel error {fmt(rel_err)}{where}; "
             f"tolerance rtol={policy.rtol:g}, atol={policy.atol:g})."
         )
-        diagnosis = _diagnose(diagnostics, args, got, expected, policy)
-        return Verdict(False, "value", text, "wrong value.", abs_err, rel_err, diagnosis)
+        diagnosis, candidates = _diagnose(diagnostics, args, got, expected, policy)
+        return Verdict(False, "value", text, "wrong value.", abs_err, rel_err, diagnosis, candidates=candidates)
 
     if check_unmodified and outcome.mutated:
         names = parameter_names(function.signature)
@@ -255,8 +282,9 @@ def _form_problem(
     expected: np.ndarray,
     function: FunctionSpec,
     policy: Policy,
-) -> str | None:
-    """Whether the kind of value returned is acceptable (scalar vs array vs list)."""
+) -> tuple[str, str, str] | None:
+    """(message, summary, reason) when the kind of value returned is not acceptable
+    (scalar vs array vs list), else None."""
     name = function.name
     if function.returns == "scalar":
         if outcome.kind == "scalar":
@@ -264,19 +292,44 @@ def _form_problem(
         elif outcome.kind == "array" and got.ndim == 0:
             form = "array0d"
         else:
-            container = "a list" if outcome.kind == "list" else "an array"
-            return (
-                f"`{name}` returned {container} of shape {got.shape}; expected a single number. "
-                "Reduce to a scalar, e.g. `float(np.sum(...))`."
-            )
+            return _array_for_scalar(outcome, got, expected, name, policy)
         if form not in policy.scalar_forms:
-            return f"`{name}` returned a {outcome.type_name}; this lab expects a Python float."
+            text = f"`{name}` returned a {outcome.type_name}; this lab expects a Python float: return `float(...)`."
+            return text, f"`{name}` returned the wrong kind of number; this lab expects a Python float.", "python_float"
         return None
+    summary = f"`{name}` returned the wrong kind of value; expected an array."
     if outcome.kind == "scalar" or (outcome.kind == "array" and got.ndim == 0 and expected.ndim > 0):
-        return f"`{name}` returned a single number; expected an array of shape {expected.shape}."
+        text = f"`{name}` returned a single number; expected an array of shape {expected.shape}."
+        return text, f"`{name}` returned a single number; expected an array.", "scalar_for_array"
     if outcome.kind == "list" and not policy.list_for_array:
-        return f"`{name}` returned a list; expected a NumPy array."
+        return f"`{name}` returned a list; expected a NumPy array.", summary, "list_for_array"
     return None
+
+
+def _array_for_scalar(
+    outcome: CallOutcome, got: np.ndarray, expected: np.ndarray, name: str, policy: Policy
+) -> tuple[str, str, str]:
+    """An array where one number was expected: which reduction of it (if any) is the answer,
+    so the advice leads to the lab's formula (the mean over the batch, or the sum)."""
+    container = "a list" if outcome.kind == "list" else "an array"
+    loose = Policy(rtol=max(policy.rtol, 1e-6), atol=max(policy.atol, 1e-9))
+    with np.errstate(all="ignore"):
+        total, mean = np.array(np.sum(got)), np.array(np.mean(got)) if got.size else np.array(np.nan)
+    shape = f"{container} of shape {got.shape}"
+    if got.size == 1 and close(total, expected, loose):
+        text = f"`{name}` returned {shape} holding the right value; return a single number: `float(...)`."
+        return text, f"`{name}` returned the right value inside an array; return a single number.", "wrapped"
+    if got.size > 1 and close(mean, expected, loose):
+        advice = (
+            "one loss per sample; the lab's loss is their mean over the batch: "
+            "sum them and divide by N, the number of rows"
+        )
+        return f"`{name}` returned {shape}, {advice}.", f"`{name}` returned {advice}.", "per_sample_mean"
+    if got.size > 1 and close(total, expected, loose):
+        advice = "one value per row; the lab's formula adds them all up: sum over every element"
+        return f"`{name}` returned {shape}, {advice}.", f"`{name}` returned {advice}.", "per_sample_sum"
+    text = f"`{name}` returned {shape}; expected a single number (reduce as the lab's formula says)."
+    return text, f"`{name}` returned {container}; expected a single number.", "array_for_scalar"
 
 
 def _non_finite_advice(kind: str) -> str:
@@ -290,15 +343,17 @@ def _non_finite_advice(kind: str) -> str:
 
 def _diagnose(
     diagnostics: Sequence[Diagnostic], args: tuple[Any, ...], got: np.ndarray, expected: np.ndarray, policy: Policy
-) -> list[str]:
-    """The message of the known mistake that best reproduces the student's wrong value.
+) -> tuple[list[str], list[str]]:
+    """The message of the known mistake that best reproduces the student's wrong value,
+    and the keys of every known mistake that reproduces it, closest first.
 
-    Several variants can agree on one input (δ inside or outside the log, say); the
-    closest one, then the first in catalogue order, is the one worth reading.
+    Several variants can agree on one input (δ inside or outside the log, say; on one
+    element "no ½" and "mean"); which one explains a submission is decided over all its
+    fixtures (:mod:`grader.grading.causes`).
     """
     loose = Policy(rtol=max(policy.rtol, 1e-6), atol=max(policy.atol, 1e-9), nan="match")
-    best: tuple[float, str] | None = None
-    for diagnostic in diagnostics:
+    fits: list[tuple[float, int, Diagnostic]] = []
+    for index, diagnostic in enumerate(diagnostics):
         try:
             with np.errstate(all="ignore"):
                 value = np.array(diagnostic.compute(*copy.deepcopy(args)), dtype=np.float64)
@@ -308,7 +363,55 @@ def _diagnose(
             continue
         with np.errstate(all="ignore"):
             gap = np.where(np.isclose(value, got, rtol=0, atol=0, equal_nan=True), 0.0, np.abs(value - got))
-        distance = float(np.max(gap)) if gap.size else 0.0
-        if best is None or distance < best[0]:
-            best = (distance, diagnostic.message)
-    return [best[1]] if best else []
+        fits.append((float(np.max(gap)) if gap.size else 0.0, index, diagnostic))
+    fits.sort(key=lambda fit: (fit[0], fit[1]))
+    return [fits[0][2].message] if fits else [], [d.key or d.message for _, _, d in fits]
+
+
+def _raising_mistakes(diagnostics: Sequence[Diagnostic], args: tuple[Any, ...], error_type: str | None) -> list[str]:
+    """Keys of the known mistakes that raise the same (known) exception type on these inputs:
+    written literally, some mistakes raise where the student's code raised (labels broadcast
+    against one-hot arithmetic, say)."""
+    if error_type is None:
+        return []
+    keys = []
+    for diagnostic in diagnostics:
+        try:
+            with np.errstate(all="ignore"):
+                diagnostic.compute(*copy.deepcopy(args))
+        except Exception as exc:  # the point: which variants raise here
+            if type(exc).__name__ == error_type:
+                keys.append(diagnostic.key or diagnostic.message)
+    return keys
+
+
+LARGE_INPUT = 100.0  # |x| at or above which an input counts as large (exp(100) ≈ 2.7e43)
+
+
+def input_traits(args: Sequence[Any]) -> dict[str, Any]:
+    """Facts about a fixture's inputs that explain patterns of failures (trusted side only):
+    ``targets`` ("one-hot" when t has y's shape, "labels" when it has one axis less),
+    ``rows`` and ``elements`` of the first argument, ``lists`` (a Python list was passed),
+    ``zero_probability`` (probabilities with an exact 0) and ``large_inputs``."""
+    traits: dict[str, Any] = {}
+    if any(isinstance(arg, list) for arg in args):
+        traits["lists"] = True
+    try:
+        y = np.asarray(args[0], dtype=np.float64)
+    except (IndexError, TypeError, ValueError):
+        return traits
+    traits["rows"] = int(y.shape[0]) if y.ndim == 2 else 1
+    traits["elements"] = int(y.size)
+    if len(args) >= 2 and y.ndim in (1, 2):
+        t_shape = np.shape(args[1])
+        if t_shape == y.shape:
+            traits["targets"] = "one-hot"
+        elif t_shape == (() if y.ndim == 1 else (y.shape[0],)):
+            traits["targets"] = "labels"
+    if y.size and np.isfinite(y).all():
+        probabilities = bool((y >= 0).all() and (y <= 1).all() and np.allclose(y.sum(axis=-1), 1.0, atol=1e-2))
+        if probabilities:
+            traits["zero_probability"] = bool((y == 0).any())
+        else:
+            traits["large_inputs"] = bool(np.abs(y).max() >= LARGE_INPUT)
+    return traits

@@ -11,7 +11,6 @@ input, so it cannot carry one out.
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import secrets
 import time
@@ -22,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from grader.grading import compare, fixtures
-from grader.grading.causes import find_causes
+from grader.grading.causes import find_causes, mistakes_for
 from grader.grading.lab import VISIBILITIES, Lab, find_lab
 from grader.grading.result import STATUS_ERROR, Result, TestResult
 from grader.grading.runner import Runner, RunReport, SubprocessRunner
-from grader.grading.source import check_source
+from grader.grading.source import check_source, quote_line
 
-MISTAKES_MODULE = "reference.mistakes"
 HIDDEN_LOAD_MESSAGE = "your file raised an exception when loaded."  # no child text: it may hold hidden inputs
 
 
@@ -71,6 +69,7 @@ def grade(
     future: Future[RunReport] | None = None
     verdicts: dict[str, TestResult] = {}
     outputs = []
+    load_code: str | None = None
     # A runner that can run the shown fixtures and then the hidden ones in one process
     # (the sandbox: it seals the first part before the hidden inputs reach the child)
     # does so: one process per submission instead of two.
@@ -90,7 +89,7 @@ def grade(
         if checked.problem:
             result.submission_error = checked.problem
             result.tests = [_untested(f, f"not run: {checked.problem}") for f in concrete]
-            result.causes = find_causes(result)
+            result.causes = find_causes(result, load_code=checked.code)
             result.execution_time = time.perf_counter() - started
             return result
         assert checked.text is not None
@@ -117,6 +116,8 @@ def grade(
             load_message = _load_message(report)
             if load_message and result.submission_error is None:
                 result.submission_error = load_message if group is shown else HIDDEN_LOAD_MESSAGE
+                if group is shown:  # a line the hidden run reports may be forged: never quoted
+                    load_code = quote_line(checked.text, report.load_error_line)
             if group is shown:  # a hidden run's output and termination may carry what its child wrote
                 outputs.append(report.output)
                 result.output_truncated = report.output_truncated
@@ -127,7 +128,7 @@ def grade(
         if future is not None and not future.cancel():
             future.exception()  # wait for it: no run outlives this call
     result.tests = [verdicts[f.spec.name] for f in concrete]
-    result.causes = find_causes(result)
+    result.causes = find_causes(result, source=checked.text, load_code=load_code)
     result.output = "".join(outputs)
     result.execution_time = time.perf_counter() - started
     return result
@@ -145,11 +146,7 @@ def _executor() -> ThreadPoolExecutor:
 
 @functools.cache
 def _diagnostics(function: str) -> list[compare.Diagnostic]:
-    try:
-        module = importlib.import_module(MISTAKES_MODULE)
-    except ImportError:
-        return []
-    return [compare.Diagnostic(m.message, m.compute) for m in module.mistakes_for(function)]
+    return [compare.Diagnostic(m.message, m.compute, m.key) for m in mistakes_for(function)]
 
 
 def _plain(array: np.ndarray | None, limit: int = 64) -> Any:
@@ -186,6 +183,7 @@ def _verdict(
     )
     if load_message and spec.visibility == "hidden":
         verdict.summary = f"not run: {HIDDEN_LOAD_MESSAGE}"
+    shown = spec.visibility != "hidden"
     return _test_result(
         fixture,
         score=spec.points if verdict.passed else 0.0,
@@ -195,12 +193,32 @@ def _verdict(
         summary=verdict.summary,
         diagnosis=verdict.diagnosis,
         advice=verdict.advice,
-        hint=spec.hint if not verdict.passed and verdict.stage in spec.hint_when else "",
+        hint=_hint(spec, verdict),
+        candidates=verdict.candidates,
+        error_type=verdict.error_type,
+        error_line=outcome.line if shown and verdict.stage == "raised" else None,
+        reason=verdict.reason,
+        traits=compare.input_traits(fixture.args),
         elapsed=outcome.elapsed,
         got=_plain(outcome.value),
         max_abs_error=verdict.max_abs_error,
         max_rel_error=verdict.max_rel_error,
     )
+
+
+def _hint(spec: Any, verdict: compare.Verdict) -> str:
+    """The fixture's hint when it applies to this failure: a listed stage ("value"), a
+    catalogued mistake the value fits ("mistake:cee_no_delta"), or an exception type
+    ("raised:TypeError"); never a hint about something the student did not do."""
+    if verdict.passed or not spec.hint:
+        return ""
+    for when in spec.hint_when:
+        head, _, detail = when.partition(":")
+        if head == "mistake" and detail in verdict.candidates:
+            return spec.hint
+        if head == verdict.stage and detail in ("", verdict.error_type):
+            return spec.hint
+    return ""
 
 
 def _untested(fixture: fixtures.Fixture, reason: str) -> TestResult:

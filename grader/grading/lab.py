@@ -416,10 +416,13 @@ def _stages(fields: _Fields) -> tuple[str, ...]:
     """The failure stages that show the fixture's hint (default: all of them)."""
     stages = fields.get("hint_when", list, list(STAGES))
     for stage in stages:
-        if stage not in STAGES:
+        # "mistake:KEY": the value fits that catalogued mistake; "raised:TypeError": that exception type
+        head, _, detail = str(stage).partition(":")
+        if not (stage in STAGES or (head in ("mistake", "raised") and detail)):
             raise _fail(
                 fields.where,
-                f"field 'hint_when' has unknown stage {stage!r}; use {', '.join(STAGES)}",
+                f"field 'hint_when' has unknown stage {stage!r}; use {', '.join(STAGES)}, "
+                "'mistake:KEY' or 'raised:ExceptionType'",
             )
     return tuple(stages)
 

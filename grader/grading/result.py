@@ -43,6 +43,10 @@ class TestResult:
     max_rel_error: float | None = None
     cause: str | None = None  # key of the Cause that explains this failure (Result.causes)
     candidates: list[str] = field(default_factory=list)  # catalogued mistakes whose value fits
+    error_type: str | None = None  # a known exception type (builtins, NumPy): safe for hidden fixtures
+    error_line: int | None = None  # line of the submission that raised (shown fixtures only)
+    reason: str = ""  # refinement of the stage chosen by the grader, e.g. "per_sample_mean", "nan"
+    traits: dict[str, Any] = field(default_factory=dict)  # trusted facts about the inputs (targets, rows, …)
 
     __test__ = False  # not a pytest test class
 

@@ -20,6 +20,9 @@ class SourceCheck:
     text: str | None
     problem: str | None = None
     defined: list[str] = field(default_factory=list)
+    line: int | None = None  # where the problem is, when it is a place in the file
+    column: int | None = None  # 1-based
+    code: str | None = None  # that line quoted, with a caret under the column
 
 
 def check_source(data: bytes | str, max_bytes: int = MAX_SOURCE_BYTES) -> SourceCheck:
@@ -44,7 +47,10 @@ def check_source(data: bytes | str, max_bytes: int = MAX_SOURCE_BYTES) -> Source
         tree = ast.parse(text, filename="submission.py")
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "an unknown line"
-        return SourceCheck(None, f"syntax error on {where}: {exc.msg}.")
+        problem = sentence(f"syntax error on {where}: {exc.msg}")
+        return SourceCheck(
+            None, problem, line=exc.lineno, column=exc.offset, code=quote_line(text, exc.lineno, exc.offset)
+        )
     except (ValueError, RecursionError, MemoryError) as exc:
         return SourceCheck(None, f"the file cannot be parsed ({type(exc).__name__}).")
     return SourceCheck(text, None, defined_names(tree))
@@ -61,3 +67,33 @@ def defined_names(tree: ast.Module) -> list[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.extend((a.asname or a.name).split(".")[0] for a in node.names)
     return list(dict.fromkeys(names))
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in one full stop (none added after ``.``, ``?`` or ``!``: no "a comma?.")."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!", "…")) else text + "."
+
+
+MAX_QUOTE_CHARS = 160
+
+
+def quote_line(text: str, line: int | None, column: int | None = None) -> str | None:
+    """Line ``line`` of ``text`` as ``"  4 | code"`` with a caret line under ``column``
+    (1-based), or under the whole statement when the column is unknown; None when there
+    is no such line. Long lines are cut, tabs become spaces so that the caret lines up."""
+    lines = text.splitlines()
+    if not line or not 1 <= line <= len(lines):
+        return None
+    code = lines[line - 1].expandtabs(4).rstrip()
+    if not code.strip():
+        return None
+    if len(code) > MAX_QUOTE_CHARS:
+        code = code[: MAX_QUOTE_CHARS - 1] + "…"
+    gutter = f"{line} | "
+    indent = len(code) - len(code.lstrip())
+    if column and 1 <= column <= len(code) + 1:
+        marks = " " * (column - 1) + "^"
+    else:
+        marks = " " * indent + "^" * max(1, len(code) - indent)
+    return f"{gutter}{code}\n{' ' * (len(gutter) - 2)}| {marks}"

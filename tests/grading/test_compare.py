@@ -43,7 +43,7 @@ def test_exception_text_is_shown_in_full_but_hidden_summary_gives_only_a_builtin
     verdict = check(outcome, np.array(1.0), SCALAR, POLICY)
     assert verdict.stage == "raised"
     assert "y was [0.1, 0.2]" in verdict.message and "line 7" in verdict.message
-    assert verdict.summary == "`loss` raised ValueError."  # no line: a child can forge it
+    assert verdict.summary == "`loss` raised `ValueError`."  # no line: a child can forge it
     custom = check(CallOutcome(status="raised", error="Leak_0_1_2: data"), np.array(1.0), SCALAR, POLICY)
     assert "Leak" not in custom.summary and "an exception" in custom.summary
 

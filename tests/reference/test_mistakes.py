@@ -44,6 +44,7 @@ REPRESENTATIVE: dict[str, list[tuple[Any, ...]]] = {
         ([[0.5, 2.0, -1.0], [3.0, 0.1, 0.2], [0.0, -0.5, 1.5]], [1, 0, 2]),
         (np.array([[0.5, 2.0, -1.0], [3.0, 0.1, 0.2]]), np.array([[0, 1, 0], [1, 0, 0]])),
         ([1e4, 0.0, -1e4], 2),
+        ([0.5, 2.0, -1.0], [0, 1, 0]),
     ],
 }
 
@@ -145,7 +146,7 @@ def test_mistake_runs_and_differs_from_the_correct_value(mistake: Mistake) -> No
 
 @pytest.mark.parametrize(
     "mistake",
-    [m for m in ALL_MISTAKES if m.function in ("cross_entropy_error", "softmax_cross_entropy")],
+    [m for m in ALL_MISTAKES if m.function in ("cross_entropy_error", "softmax_cross_entropy") and not m.literal],
     ids=lambda m: m.key,
 )
 def test_labels_and_one_hot_give_the_same_wrong_value(mistake: Mistake) -> None:
@@ -193,6 +194,18 @@ KNOWN_VALUES: list[tuple[str, tuple[Any, ...], float]] = [
     ("sce_swapped_probs", ([0.0, 0.0], 0), -0.5 * math.log(1e-7) - 0.5 * math.log(1 + 1e-7)),
     ("sce_whole_batch", ([[0.0, 0.0], [0.0, 0.0]], [0, 1]), math.log(4)),
     ("sce_no_softmax", ([0.2, 0.5, 0.3], 1), -math.log(0.5 + 1e-7)),
+    # integer labels used as if one-hot: the label multiplies every logarithm
+    ("cee_labels_as_one_hot", (Y3, 2), -2 * (math.log(0.2 + 1e-7) + math.log(0.5 + 1e-7) + math.log(0.3 + 1e-7))),
+    # one-hot targets used as indices: y[0, [0, 1, 0]] picks y0, y1, y0
+    ("cee_one_hot_as_labels", (Y3, [0, 1, 0]), -(2 * math.log(0.2 + 1e-7) + math.log(0.5 + 1e-7))),
+    ("cee_one_hot_as_labels_no_delta", (Y3, [0, 1, 0]), -(2 * math.log(0.2) + math.log(0.5))),
+    ("cee_one_hot_as_labels_no_delta", (PROBS_2D, [1, 0, 2]), -(math.log(0.7) + math.log(0.5) + math.log(0.8)) / 3),
+    ("cee_swapped_literal", (Y3, 1), -math.log(1 + 1e-7)),
+    ("cee_row_loop_log_of_sum", ([[0.2, 0.8], [0.6, 0.4]], [[0, 1], [1, 0]]), -(math.log(0.8) + math.log(0.6)) / 2),
+    ("cee_binary", ([0.2, 0.8], [0, 1]), -2 * math.log(0.8) / 2),
+    ("sce_labels_as_one_hot", ([0.0, 0.0], 1), 2 * math.log(2)),
+    ("sce_one_hot_as_labels", ([0.0, math.log(3.0)], [1, 0]), -(math.log(0.25) + math.log(0.75))),
+    ("sce_swapped_literal", ([[1.0, 0.0], [0.0, 1.0]], [0, 0]), 2 * math.log(2) / 2 * 1),
 ]
 
 
@@ -212,3 +225,47 @@ def test_softmax_mistakes_known_values() -> None:
         assert np.isnan(by_key["softmax_no_max_shift"].compute([1e4, 0.0])).any()
     with pytest.raises(ValueError):
         by_key["softmax_no_keepdims"].compute(np.zeros((2, 3)))
+
+
+LITERAL_RAISES: list[tuple[str, tuple[Any, ...], type[BaseException]]] = [
+    # labels of shape (N,) against (N, K) arithmetic: what one-hot-only code raises
+    ("cee_labels_as_one_hot", (PROBS_2D[:2], [1, 0]), ValueError),
+    ("sce_labels_as_one_hot", (PROBS_2D[:2], [1, 0]), ValueError),
+    # the swap puts the labels where the predictions go
+    ("cee_swapped_literal", (PROBS_2D[:2], [1, 0]), ValueError),
+    ("sce_swapped_literal", (PROBS_2D[:2], [1, 0]), ValueError),
+    # one-hot targets used as indices: the index arrays cannot be broadcast
+    ("cee_one_hot_as_labels", (PROBS_2D[:2], [[0, 1, 0], [1, 0, 0]]), IndexError),
+    ("sce_one_hot_as_labels", (PROBS_2D[:2], [[0, 1, 0], [1, 0, 0]]), IndexError),
+]
+
+
+@pytest.mark.parametrize(("key", "args", "error"), LITERAL_RAISES, ids=[k for k, _, _ in LITERAL_RAISES])
+def test_literal_mistakes_raise_where_the_students_code_does(
+    key: str, args: tuple[Any, ...], error: type[BaseException]
+) -> None:
+    (mistake,) = [m for m in ALL_MISTAKES if m.key == key]
+    with pytest.raises(error):
+        mistake.compute(*args)
+
+
+def test_convention_mistakes_are_literal_and_say_which_targets_they_handle() -> None:
+    conventions = [m for m in ALL_MISTAKES if m.kind == "convention"]
+    assert {m.key for m in conventions} >= {"cee_labels_as_one_hot", "cee_one_hot_as_labels", "sce_labels_as_one_hot"}
+    for mistake in conventions:
+        assert mistake.literal
+        assert "one-hot targets only" in mistake.message or "integer labels only" in mistake.message
+
+
+def test_hint_conditions_name_catalogued_mistakes() -> None:
+    """A fixture's ``hint_when = ["mistake:KEY"]`` must name a mistake that exists."""
+    from pathlib import Path
+
+    import tomllib
+
+    labs = Path(__file__).resolve().parents[2] / "labs"
+    named = []
+    for path in labs.glob("*/fixtures/*.toml"):
+        for fixture in tomllib.loads(path.read_text()).get("fixture", []):
+            named += [w.split(":", 1)[1] for w in fixture.get("hint_when", []) if w.startswith("mistake:")]
+    assert named and set(named) <= set(IDS)
