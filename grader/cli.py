@@ -28,7 +28,7 @@ from grader.grading.engine import grade
 from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
 from grader.grading.result import Result, fmt_points, strict_json
 from grader.grading.runner import Runner, SubprocessRunner
-from grader.grading.validate import validate_lab
+from grader.grading.validate import STABILITY_SEEDS, validate_lab
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
@@ -341,14 +341,23 @@ def lab() -> None:
 @lab.command()
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 def validate(path: Path) -> None:
-    """Check the lab in PATH: schema, every fixture, and the reference passes them all."""
+    """Check the lab in PATH: schema, every fixture, and the reference passes them all.
+
+    Every catalogued mistake is also run on each randomised fixture over many seeds: one
+    that passes on some seeds and fails on others is an error (exit 1), one whose error
+    comes within 10× of the tolerance a warning.
+    """
     found = validate_lab(path)
+    for warning in found.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if found.ok:
         assert found.lab is not None
         counts = ", ".join(f"{len(found.lab.fixtures_by(v))} {v}" for v in ("public", "hidden", "randomised"))
         out.print(
             f"[green]ok[/green] {found.lab.id}: {counts}; "
-            f"{found.fixtures_checked} fixture runs checked; version {found.lab.version}"
+            f"{found.fixtures_checked} fixture runs checked; {found.mistake_pairs_checked} catalogued "
+            f"mistake × randomised fixture pairs give one verdict over {len(STABILITY_SEEDS)} seeds; "
+            f"version {found.lab.version}"
         )
         return
     for problem in found.problems:

@@ -99,10 +99,22 @@ def _generate(arg: dict[str, Any], rng: np.random.Generator, dims: dict[str, int
 
 
 def materialise_arg(arg: Any, rng: np.random.Generator, dims: dict[str, int], where: str) -> Any:
-    """One concrete argument: an ndarray, a nested list or a Python number."""
+    """One concrete argument: an ndarray, a nested list or a Python number.
+
+    On its own, without the fixture's other arguments: ``near_zero_target`` is applied by
+    :func:`materialise`.
+    """
+    return _final_form(arg, _raw_value(arg, rng, dims, where))
+
+
+def _raw_value(arg: Any, rng: np.random.Generator, dims: dict[str, int], where: str) -> np.ndarray:
     if not isinstance(arg, dict):
         arg = {"value": arg}
-    value = _generate(arg, rng, dims, where) if "generate" in arg else np.asarray(arg["value"])
+    return _generate(arg, rng, dims, where) if "generate" in arg else np.asarray(arg["value"])
+
+
+def _final_form(arg: Any, value: np.ndarray) -> Any:
+    arg = arg if isinstance(arg, dict) else {}
     if "dtype" in arg:
         value = value.astype(arg["dtype"])
     elif value.dtype.kind == "f":
@@ -117,16 +129,63 @@ def materialise_arg(arg: Any, rng: np.random.Generator, dims: dict[str, int], wh
     return value
 
 
+#: The probability ``near_zero_target`` gives the true class of one row: log-uniform in
+#: this range, so that δ = 1e-7 moves that row's loss by 0.01 (at 1e-5) to 4.6 (at 1e-9).
+NEAR_ZERO_PROBABILITY = (1e-9, 1e-5)
+
+
+def _near_zero_at_target(probs: np.ndarray, targets: np.ndarray, rng: np.random.Generator, where: str) -> np.ndarray:
+    """``probs`` with the true class of one random row set to a near-zero probability.
+
+    The rest of that row is rescaled so it still sums to 1. With one such row in every
+    draw, a loss without δ (or with δ outside the log) is off by far more than the
+    tolerance whatever the seed, instead of by about δ/p, which sits near it.
+    """
+    if probs.ndim not in (1, 2) or probs.shape[-1] < 2:
+        raise ValueError(f"{where}: 'near_zero_target' needs probabilities of shape (K,) or (N, K) with K >= 2")
+    rows = np.array(probs, dtype=np.float64).reshape(-1, probs.shape[-1])
+    targets = np.asarray(targets)
+    if targets.shape == probs.shape:  # one-hot
+        labels = targets.reshape(rows.shape).argmax(axis=1)
+    elif targets.shape == probs.shape[:-1] and targets.dtype.kind in "iu":
+        labels = targets.reshape(-1)
+    else:
+        raise ValueError(f"{where}: 'near_zero_target' must name one-hot or label targets that fit the probabilities")
+    row = int(rng.integers(rows.shape[0]))
+    true_class = int(labels[row])
+    tiny = float(10 ** rng.uniform(*np.log10(NEAR_ZERO_PROBABILITY)))
+    others = np.delete(rows[row], true_class)
+    rest = (1.0 - tiny) * (others / others.sum() if others.sum() > 0 else np.full(others.size, 1.0 / others.size))
+    rows[row] = np.insert(rest, true_class, tiny)
+    return rows.reshape(probs.shape)
+
+
+def _coupled(args: list[np.ndarray], raw_args: tuple[Any, ...], rngs: list[np.random.Generator], source: str) -> None:
+    """Apply ``near_zero_target`` (the only option that reads another argument) in place."""
+    for index, arg in enumerate(raw_args):
+        if not isinstance(arg, dict) or "near_zero_target" not in arg:
+            continue
+        where = f"{source} args[{index}]"
+        target = arg["near_zero_target"]
+        if arg.get("generate") != "probs":
+            raise ValueError(f"{where}: 'near_zero_target' only applies to generate = \"probs\"")
+        if not isinstance(target, int) or isinstance(target, bool) or not 0 <= target < len(args) or target == index:
+            raise ValueError(f"{where}: 'near_zero_target' must be the index of another argument (the targets)")
+        args[index] = _near_zero_at_target(args[index], args[target], rngs[index], where)
+
+
 def materialise(spec: FixtureSpec, seed: int | None) -> tuple[Any, ...]:
     """The fixture's concrete inputs (``seed`` only matters for randomised ones)."""
     run_seed = seed if spec.visibility == "randomised" else 0
     dims = _resolve_dims(spec, run_seed)
-    args = []
+    values, rngs = [], []
     for index, arg in enumerate(spec.args):
         fixed = arg.get("seed") if isinstance(arg, dict) else None
         rng = _rng(fixed) if fixed is not None else _rng(run_seed or 0, _name_key(spec.name), index)
-        args.append(materialise_arg(arg, rng, dims, f"{spec.source} args[{index}]"))
-    return tuple(args)
+        values.append(_raw_value(arg, rng, dims, f"{spec.source} args[{index}]"))
+        rngs.append(rng)
+    _coupled(values, spec.args, rngs, spec.source)
+    return tuple(_final_form(arg, value) for arg, value in zip(spec.args, values, strict=True))
 
 
 def as_float_array(value: Any) -> np.ndarray:

@@ -439,6 +439,7 @@ _ARG_KEYS = {
     "scale",
     "classes",
     "zeros",
+    "near_zero_target",  # probs: the index of the targets argument (see fixtures.py)
 }
 GENERATORS = ("uniform", "normal", "integers", "probs", "labels", "onehot")
 DTYPES = ("float64", "float32", "int64", "int32")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.grading.fixtures import build, describe_value, materialise, materialise_arg
+from grader.grading.fixtures import NEAR_ZERO_PROBABILITY, build, describe_value, materialise, materialise_arg
 from grader.grading.lab import STAGES, FixtureSpec, Lab, Policy, load_lab
 from reference import losses
 
@@ -398,3 +398,100 @@ def test_describe_large_list_by_size() -> None:
 
 def test_describe_python_number() -> None:
     assert describe_value(0.25) == "0.25"
+
+
+# --------------------------------------------------------------------- near_zero_target
+
+NEAR_ZERO_ONE_HOT = (
+    {"generate": "probs", "shape": ["n", "k"], "near_zero_target": 1},
+    {"generate": "onehot", "shape": ["n", "k"]},
+)
+NEAR_ZERO_LABELS = (
+    {"generate": "probs", "shape": ["n", "k"], "near_zero_target": 1},
+    {"generate": "labels", "shape": ["n"], "classes": "k"},
+)
+
+
+def true_class_probabilities(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each row's probability of its true class (targets one-hot or labels)."""
+    rows = probs.reshape(-1, probs.shape[-1])
+    labels = targets.reshape(rows.shape).argmax(-1) if targets.shape == probs.shape else targets.reshape(-1)
+    return rows[np.arange(rows.shape[0]), labels]
+
+
+@pytest.mark.parametrize("args", [NEAR_ZERO_ONE_HOT, NEAR_ZERO_LABELS], ids=["one-hot", "labels"])
+def test_near_zero_target_puts_one_true_class_near_zero_in_every_draw(args) -> None:
+    random = spec(*args, visibility="randomised", dims={"n": [1, 40], "k": [2, 12]}, function="cross_entropy_error")
+    for seed in range(200):
+        probs, targets = materialise(random, seed)
+        assert np.allclose(probs.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
+        assert np.all(probs >= 0)
+        # Other rows may come near 0 by chance too; the designed one always does.
+        assert true_class_probabilities(probs, targets).min() <= NEAR_ZERO_PROBABILITY[1], seed
+
+
+def test_near_zero_target_changes_one_row_and_nothing_else() -> None:
+    coupled = spec(*NEAR_ZERO_LABELS, visibility="randomised", dims={"n": 30, "k": 5})
+    plain = spec(
+        {"generate": "probs", "shape": ["n", "k"]}, NEAR_ZERO_LABELS[1], visibility="randomised", dims={"n": 30, "k": 5}
+    )
+    for seed in range(20):
+        (probs, labels), (before, same_labels) = materialise(coupled, seed), materialise(plain, seed)
+        assert np.array_equal(labels, same_labels)
+        changed = np.flatnonzero(np.any(probs != before, axis=-1))
+        assert changed.size == 1
+        (row,) = changed
+        low, high = NEAR_ZERO_PROBABILITY
+        assert low <= probs[row, labels[row]] <= high
+        others = np.delete(np.arange(5), labels[row])
+        ratio = probs[row, others] / before[row, others]  # the rest of the row is rescaled, not redrawn
+        assert np.allclose(ratio, ratio[0], rtol=1e-12, atol=0)
+
+
+def test_near_zero_target_works_for_a_single_sample() -> None:
+    single = spec(
+        {"generate": "probs", "shape": ["k"], "near_zero_target": 1},
+        {"generate": "onehot", "shape": ["k"]},
+        visibility="randomised",
+        dims={"k": [2, 12]},
+    )
+    low, high = NEAR_ZERO_PROBABILITY
+    for seed in range(50):
+        probs, onehot = materialise(single, seed)
+        assert probs.shape == onehot.shape
+        assert low <= probs[onehot.argmax()] <= high
+
+
+def test_near_zero_target_keeps_the_requested_form_and_dtype() -> None:
+    listed = spec(
+        {"generate": "probs", "shape": [4, 3], "near_zero_target": 1, "as": "list"},
+        {"generate": "labels", "shape": [4], "classes": 3, "dtype": "int32"},
+        visibility="randomised",
+    )
+    probs, labels = materialise(listed, 3)
+    assert type(probs) is list and len(probs) == 4
+    assert labels.dtype == np.int32
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (({"generate": "normal", "shape": [3], "near_zero_target": 1}, [0, 1, 0]), 'generate = "probs"'),
+        (({"generate": "probs", "shape": [3], "near_zero_target": 0}, [0, 1, 0]), "another argument"),
+        (({"generate": "probs", "shape": [3], "near_zero_target": 5}, [0, 1, 0]), "another argument"),
+        (({"generate": "probs", "shape": [3], "near_zero_target": True}, [0, 1, 0]), "another argument"),
+        (({"generate": "probs", "shape": [3], "near_zero_target": 1}, [0, 1]), "fit the probabilities"),
+        (({"generate": "probs", "shape": [1], "near_zero_target": 1}, [1]), "K >= 2"),
+    ],
+)
+def test_near_zero_target_that_does_not_fit_is_a_clear_error(args, words: str) -> None:
+    with pytest.raises(ValueError, match="near_zero_target") as info:
+        materialise(spec(*args, visibility="randomised"), 1)
+    assert words in str(info.value)
+    assert str(info.value).startswith("test.toml: fixture[0] (f) args[0]: ")
+
+
+def test_near_zero_target_is_accepted_by_the_lab_schema() -> None:
+    lab = load_lab(SHIPPED / "lab02-cross-entropy")
+    coupled = [f.name for f in lab.fixtures_by("randomised") if any("near_zero_target" in a for a in f.args)]
+    assert coupled  # the shipped lab uses it, so loading it proves the key is allowed
