@@ -24,7 +24,7 @@ import numpy as np
 
 from grader.grading import compare, fixtures
 from grader.grading.harness import to_plain, unchanged
-from grader.grading.lab import Lab, LabError, Policy, load_lab
+from grader.grading.lab import FixtureSpec, FunctionSpec, Lab, LabError, Policy, load_lab
 from grader.grading.runner import CallOutcome
 from reference.mistakes import mistakes_for
 
@@ -132,7 +132,7 @@ class _Verdicts:
         return min(near)[1:] if near else None
 
 
-def _check_stability(lab: Lab, spec: Any, seeds: Sequence[int], result: Validation) -> None:
+def _check_stability(lab: Lab, spec: FixtureSpec, seeds: Sequence[int], result: Validation) -> None:
     """Run every catalogued mistake of the fixture's function on every seed; report flips."""
     mistakes = mistakes_for(spec.function)
     if not mistakes or not seeds:
@@ -142,7 +142,9 @@ def _check_stability(lab: Lab, spec: Any, seeds: Sequence[int], result: Validati
     for seed in seeds:
         try:
             fixture = fixtures.build_one(lab, spec, seed)
-        except Exception:  # already reported by the reference check on the validation seeds
+        except Exception as exc:
+            if not any(p.startswith(spec.source) and "cannot be built" in p for p in result.problems):
+                result.problems.append(f"{spec.source} (seed {seed}): cannot be built: {type(exc).__name__}: {exc}")
             return
         for mistake, found in zip(mistakes, verdicts, strict=True):
             passed, ratio = mistake_verdict(mistake.compute, fixture, function, spec.policy)
@@ -170,7 +172,7 @@ def _examples(seeds: list[int]) -> str:
 
 
 def mistake_verdict(
-    compute: Callable[..., Any], fixture: fixtures.Fixture, function: Any, policy: Policy
+    compute: Callable[..., Any], fixture: fixtures.Fixture, function: FunctionSpec, policy: Policy
 ) -> tuple[bool, float]:
     """Whether a mistake's value passes the fixture as a student's would, and its largest
     error as a multiple of the tolerance (inf when it raises or is not a finite value of

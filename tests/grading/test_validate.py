@@ -355,3 +355,17 @@ def test_cli_validate_of_a_shipped_lab_says_how_many_pairs_it_checked(capsys: py
     pairs = shipped("lab02-cross-entropy").mistake_pairs_checked
     assert code == 0
     assert f"{pairs} catalogued mistake × randomised fixture pairs give one verdict over 200 seeds" in out
+
+
+def test_a_draw_that_cannot_be_built_on_a_stability_seed_is_reported_once(tmp_path: Path) -> None:
+    # Labels 0..2 for k = 2 classes: the reference raises on the draws where k is 2.
+    randomised = """\
+[[fixture]]
+name = "sometimes-too-many-classes"
+dims = { n = [2, 5], k = [2, 4] }
+args = [{ generate = "probs", shape = ["n", "k"] }, { generate = "labels", shape = ["n"], classes = 3 }]
+"""
+    found = validate_lab(cross_entropy_lab(tmp_path, randomised), seeds=())
+    (problem,) = found.problems
+    assert "fixture[0] (sometimes-too-many-classes) (seed " in problem
+    assert "cannot be built: ValueError: class labels must lie in [0, 2)" in problem
