@@ -84,8 +84,9 @@ class _Explanation:
 
 def find_causes(result: Result, source: str | None = None, load_code: str | None = None) -> list[Cause]:
     """The causes of a graded result's failures, most points lost first. Sets each failed
-    test's ``cause`` to the key of its cause and, where the cause is a diagnosis (mistake,
-    convention, pattern), its ``diagnosis`` to that one message.
+    test's ``cause`` to the key of its cause and its ``diagnosis`` to that cause's message
+    where the cause is a diagnosis (mistake, convention, pattern, unexplained value), else
+    to nothing.
 
     ``source`` is the submission (to quote the line an exception of a shown fixture names);
     ``load_code`` the quoted line of a load error.
@@ -108,8 +109,9 @@ def find_causes(result: Result, source: str | None = None, load_code: str | None
         cause.fixtures.append(test.name)
         cause.points_lost += test.max_score - test.score
         test.cause = why.key
-        if why.kind in ("mistake", "convention", "pattern"):
-            test.diagnosis = [why.message]
+        # the fixture's own feedback agrees with its cause: a diagnosis the submission-level
+        # choice dropped is not repeated there, and a hidden wrong value is never bare
+        test.diagnosis = [why.message] if why.kind in ("mistake", "convention", "pattern", "value") else []
     order = list(causes)
     return sorted(causes.values(), key=lambda c: (-c.points_lost, order.index(c.key)))
 
@@ -354,8 +356,9 @@ def _factor_pattern(pairs: list[_Pair]) -> tuple[str, str] | None:
         if values[0] != 1 and _same(ratios, values):
             return key, message
     if len(pairs) > 1 and _same(ratios, ratios[0]):
+        # the number printed is a shown fixture's own: never one only hidden fixtures show
         shown = [r for r, p in zip(ratios, pairs, strict=True) if p.test.visibility != "hidden"]
-        number = f" (×{ratios[0]:.4g})" if shown else ""  # never a factor only hidden fixtures show
+        number = f" (×{shown[0]:.4g})" if shown else ""
         return (
             "factor",
             f"Your value is off from the expected one by the same constant factor{number} on all these fixtures: "
@@ -374,9 +377,10 @@ def _other_pattern(pairs: list[_Pair]) -> tuple[str, str] | None:
                 "reciprocal",
                 "Your value is the reciprocal (1/x) of the expected one: check what you divide by what.",
             )
-        shown = [p.test.visibility != "hidden" for p in pairs]
+        # numbers printed are a shown fixture's own: never one only hidden fixtures show
+        shown = [i for i, p in enumerate(pairs) if p.test.visibility != "hidden"]
         if len(pairs) > 1 and _same(got, got[0]) and not _same(expected, expected[0]):
-            number = f" ({got[0]:.6g})" if any(shown) else ""
+            number = f" ({got[shown[0]]:.6g})" if shown else ""
             return (
                 "constant",
                 f"Your function returns the same value{number} whatever the input: it does not compute the "
@@ -384,7 +388,7 @@ def _other_pattern(pairs: list[_Pair]) -> tuple[str, str] | None:
             )
         offsets = got - expected
         if len(pairs) > 1 and _same(offsets, offsets[0]) and offsets[0] != 0:
-            number = f" ({offsets[0]:+.4g})" if any(shown) else ""
+            number = f" ({offsets[shown[0]]:+.4g})" if shown else ""
             return (
                 "offset",
                 f"Your value is off from the expected one by the same constant amount{number} on all these "

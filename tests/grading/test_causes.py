@@ -430,3 +430,23 @@ def test_each_new_mistake_is_diagnosed_on_every_fixture_where_it_applies(key: st
     assert applies and failed == applies
     explained = {t.name for t in result.tests if t.cause == f"mistake:{key}"}
     assert explained == failed, [(t.name, t.cause) for t in result.tests if t.name in failed - explained]
+
+
+def test_a_fixtures_own_feedback_agrees_with_its_cause() -> None:
+    dropped = fixture("c", candidates=["mse_no_half"], diagnosis=[MESSAGES["mse_no_half"]], got=3.0, expected=1.0)
+    tests = [fixture(n, candidates=["mse_mean"]) for n in ("a", "b")]
+    tests.append(fixture("both", candidates=["mse_no_half", "mse_mean"]))
+    causes_of(*tests, dropped)
+    assert MESSAGES["mse_no_half"] not in dropped.feedback()
+    hidden = fixture("h", visibility="hidden", got=1.0, expected=2.0)
+    (cause,) = causes_of(hidden, fixture("h2", visibility="hidden", got=5.0, expected=3.0))
+    assert hidden.feedback() != "wrong value." and cause.message in hidden.feedback()
+
+
+def test_the_delta_hint_only_for_a_value_without_delta_or_a_non_finite_one() -> None:
+    result = _grade("lab02-cross-entropy/wrong_no_delta.py", "lab02-cross-entropy")
+    hinted = {t.name for t in result.tests if t.hint}
+    assert {"zero-probability-true-class", "zero-probability-true-class-label"} <= hinted
+    assert all(t.stage == "finite" or "cee_no_delta" in t.candidates for t in result.tests if t.hint)
+    swapped = _grade("lab02-cross-entropy/wrong_missing_minus.py", "lab02-cross-entropy")
+    assert not any(t.hint for t in swapped.tests)  # a sign mistake: no talk of δ

@@ -177,3 +177,74 @@ def test_close_and_errors_agree_with_numpy_for_scalars_and_arrays(nan: str) -> N
         scalar = compare.errors(np.array(got), np.array(expected))
         array = compare.errors(np.array([got]), np.array([expected]))
         np.testing.assert_array_equal(scalar, array)  # NaN where NaN
+
+
+def test_numpy_exception_types_are_named_even_for_hidden_fixtures_but_never_a_childs_own() -> None:
+    axis = check(
+        CallOutcome(status="raised", error="AxisError: axis 1 is out of bounds"), np.array(1.0), SCALAR, POLICY
+    )
+    assert axis.summary == "`loss` raised `AxisError`." and axis.error_type == "AxisError"
+    assert compare.known_exception_type("LinAlgError: singular") == "LinAlgError"
+    assert compare.known_exception_type("MyOwnSecret_3_1: x") is None
+    assert compare.known_exception_type("numpy: x") is None  # a module, not an exception class
+
+
+def test_no_doubled_punctuation_after_an_exception_text() -> None:
+    verdict = check(CallOutcome(status="raised", error="KeyError: did you mean 'y'?"), np.array(1.0), SCALAR, POLICY)
+    assert verdict.message == "`loss` raised KeyError: did you mean 'y'?"
+
+
+def test_one_loss_per_sample_is_told_to_average_over_the_batch_not_to_sum() -> None:
+    verdict = check(ok([1.0, 3.0], "array", "ndarray"), np.array(2.0), SCALAR, POLICY)
+    assert verdict.stage == "type" and verdict.reason == "per_sample_mean"
+    for text in (verdict.message, verdict.summary):
+        assert "mean over the batch" in text and "np.sum" not in text
+    summed = check(ok([[1.0], [3.0]], "array", "ndarray"), np.array(4.0), SCALAR, POLICY)
+    assert summed.reason == "per_sample_sum" and "adds them all up" in summed.summary
+    wrapped = check(ok([2.0], "array", "ndarray"), np.array(2.0), SCALAR, POLICY)
+    assert wrapped.reason == "wrapped" and "`float(...)`" in wrapped.message
+    neither = check(ok([5.0, 7.0], "array", "ndarray"), np.array(2.0), SCALAR, POLICY)
+    assert neither.reason == "array_for_scalar" and "np.sum" not in neither.message
+
+
+def test_every_fitting_mistake_is_a_candidate_closest_first() -> None:
+    diagnostics = [
+        Diagnostic("far", lambda y: float(np.sum(y)) + 1e-8, "far"),
+        Diagnostic("exact", lambda y: float(np.sum(y)), "exact"),
+        Diagnostic("other", lambda y: 99.0, "other"),
+    ]
+    verdict = check(ok(3.0), np.array(1.0), SCALAR, POLICY, diagnostics=diagnostics, args=([1.0, 2.0],))
+    assert verdict.candidates == ["exact", "far"] and verdict.diagnosis == ["exact"]
+
+
+def test_a_mistake_that_raises_alike_is_a_candidate_of_a_raised_call() -> None:
+    def broadcast(y, t):
+        return float(np.sum(np.asarray(t) * np.asarray(y)))
+
+    diagnostics = [Diagnostic("broadcast", broadcast, "broadcast"), Diagnostic("fine", lambda y, t: 1.0, "fine")]
+    args = (np.ones((2, 3)), np.array([1, 0]))
+    outcome = CallOutcome(status="raised", error="ValueError: operands could not be broadcast")
+    verdict = check(outcome, np.array(1.0), SCALAR, POLICY, diagnostics=diagnostics, args=args)
+    assert verdict.candidates == ["broadcast"]
+    other = check(
+        CallOutcome(status="raised", error="TypeError: x"),
+        np.array(1.0),
+        SCALAR,
+        POLICY,
+        diagnostics=diagnostics,
+        args=args,
+    )
+    assert other.candidates == []
+
+
+def test_input_traits_name_the_target_convention_and_sizes() -> None:
+    probs = np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]])
+    assert compare.input_traits((probs, np.array([1, 0]))) == {
+        "rows": 2,
+        "elements": 6,
+        "targets": "labels",
+        "zero_probability": True,
+    }
+    one_hot = compare.input_traits((probs[1], [1, 0, 0]))
+    assert one_hot["targets"] == "one-hot" and one_hot["lists"] and one_hot["rows"] == 1
+    assert compare.input_traits((np.array([[1e4, 0.0, -1e4]]),))["large_inputs"] is True

@@ -177,3 +177,24 @@ def test_str_input_with_a_syntax_error_names_the_line():
 
 def test_empty_str_is_refused():
     assert check_source("").problem == "the file is empty."
+
+
+def test_a_syntax_error_quotes_its_line_with_a_caret_under_the_column():
+    checked = check_source("import numpy as np\n\ndef f(y, t):\n    return 0.5 * np.sum((y - t) ** 2))\n")
+    assert checked.line == 4 and checked.column == 38
+    quoted, caret = checked.code.splitlines()
+    assert quoted == "4 |     return 0.5 * np.sum((y - t) ** 2))"
+    assert caret.index("^") == quoted.rindex(")")
+
+
+def test_no_doubled_punctuation_after_pythons_own_question():
+    problem = check_source("x = [1 2]\n").problem
+    assert problem.endswith("?") and "?." not in problem
+
+
+def test_quote_line_without_a_column_underlines_the_statement_and_refuses_bad_lines():
+    from grader.grading.source import quote_line
+
+    assert quote_line("a = 1\n    b = a +\n", 2) == "2 |     b = a +\n  |     ^^^^^^^"
+    assert quote_line("a = 1\n", 5) is None and quote_line("a = 1\n", None) is None
+    assert quote_line("\n\n", 1) is None
