@@ -449,7 +449,7 @@ def _exception(test: TestResult, rest: list[TestResult], source: str | None) -> 
             if t.stage == "raised" and t.visibility != "hidden" and t.error_type == test.error_type
         }
     )
-    line = test.error_line if test.visibility != "hidden" else (shown_lines[0] if len(shown_lines) == 1 else None)
+    line = (test.error_line or 0) if test.visibility != "hidden" else (shown_lines[0] if len(shown_lines) == 1 else -1)
     example = next(
         (
             t
@@ -457,7 +457,7 @@ def _exception(test: TestResult, rest: list[TestResult], source: str | None) -> 
             if t.stage == "raised"
             and t.visibility != "hidden"
             and t.error_type == test.error_type
-            and (t.error_line or 0) == (line or 0)
+            and (t.error_line or 0) == line
         ),
         None,
     )

@@ -450,3 +450,10 @@ def test_the_delta_hint_only_for_a_value_without_delta_or_a_non_finite_one() -> 
     assert all(t.stage == "finite" or "cee_no_delta" in t.candidates for t in result.tests if t.hint)
     swapped = _grade("lab02-cross-entropy/wrong_missing_minus.py", "lab02-cross-entropy")
     assert not any(t.hint for t in swapped.tests)  # a sign mistake: no talk of δ
+
+
+def test_an_exception_without_a_line_still_groups_shown_and_hidden_fixtures() -> None:
+    shown = fixture("p", stage="raised", error_type="KeyError", message="`f` raised KeyError: 'y'.")
+    hidden = fixture("h", **_hidden_raise("KeyError"))
+    (cause,) = causes_of(shown, hidden)
+    assert cause.fixtures == ["p", "h"] and cause.key == "exception:f:KeyError:0"
