@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import shlex
 import sys
-import textwrap
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from grader import terminal
 from grader.grading.engine import grade
 from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
 from grader.grading.result import Result, fmt_points, strict_json
@@ -90,7 +91,8 @@ def main() -> None:
 @click.option("--lab", "lab_id", required=True, help="Lab id, e.g. lab01-mse.")
 @click.option("--seed", type=int, default=None, help="Seed for the randomised fixtures (default: new).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
+@click.option("--details", "-v", is_flag=True, help="Show every failed fixture's call, expected and returned value.")
+def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: bool) -> None:
     """Check FILE locally on the public and randomised fixtures.
 
     Exit status 0 only if every fixture passes. Needs no server and no sandbox.
@@ -104,7 +106,7 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool) -> None:
         view["hidden_fixtures_on_server"] = None if lab.withheld and not hidden else len(hidden)
         click.echo(strict_json(view, indent=2))
     else:
-        _print_result(result, file, details=True)
+        _print_result(result, file, details=details, reproduce=check_command(file, lab_id))
         if hidden:
             points = fmt_points(sum(f.points for f in hidden))
             out.print(
@@ -157,7 +159,10 @@ def server_runner() -> Runner:
     default=None,
     help="Files graded at once (default: CPUs).",
 )
-def grade_command(paths: tuple[str, ...], lab_id: str, seed: int | None, as_json: bool, jobs: int | None) -> None:
+@click.option("--details", "-v", is_flag=True, help="Show every failed fixture's call and the comparison's message.")
+def grade_command(
+    paths: tuple[str, ...], lab_id: str, seed: int | None, as_json: bool, jobs: int | None, details: bool
+) -> None:
     """Grade files (or folders of .py files) with every fixture, hidden ones included.
 
     Exit status 0 when grading completed, whatever the scores.
@@ -180,7 +185,8 @@ def grade_command(paths: tuple[str, ...], lab_id: str, seed: int | None, as_json
             docs.append(doc)
         click.echo(strict_json(docs[0] if len(docs) == 1 else docs, indent=2))
     elif len(files) == 1:
-        _print_result(results[0], files[0], details=True, instructor=True)
+        again = f"lossgrader grade {shlex.quote(str(files[0]))} --lab {shlex.quote(lab_id)} --seed {{seed}}"
+        _print_result(results[0], files[0], details=details, instructor=True, reproduce=again)
     else:
         table = Table(title=f"{lab.id} · {len(files)} files")
         table.add_column("file", overflow="fold")
@@ -218,86 +224,28 @@ def _grade_many(
             return [f.result() for f in futures]
 
 
-#: A word or two per failed check, for the table; the whole feedback follows it.
-_PROBLEMS = {
-    "missing": "missing",
-    "raised": "exception",
-    "type": "wrong type",
-    "shape": "wrong shape",
-    "finite": "not finite",
-    "value": "wrong value",
-    "unmodified": "input changed",
-    "not_run": "not run",
-}
+def _print_result(
+    result: Result,
+    file: Path,
+    *,
+    details: bool = False,
+    instructor: bool = False,
+    reproduce: str | None = None,
+) -> None:
+    """The result as the result page lays it out (see :mod:`grader.terminal`)."""
+    terminal.print_result(
+        out,
+        result,
+        f"{file} · {result.lab_id}",
+        instructor=instructor,
+        details=details,
+        reproduce=reproduce,
+    )
 
 
-def _print_result(result: Result, file: Path, *, details: bool, instructor: bool = False) -> None:
-    """A table of the fixtures, then what went wrong with each failed one, in full.
-
-    The feedback is a paragraph, not a table cell: in a cell of an 80-column terminal
-    it was folded to a dozen characters a line, numbers cut in two.
-    """
-    out.print(f"[bold]{escape(str(file))}[/bold] · {result.lab_id} · seed {result.seed}")
-    if result.submission_error:
-        out.print(f"[red]Problem with the file:[/red] {escape(result.submission_error)}")
-    longest_word = max((len(w) for t in result.tests for w in t.category.split()), default=0)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("fixture", no_wrap=True)
-    table.add_column("category", min_width=longest_word)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("result", no_wrap=True)
-    table.add_column("problem")
-    for test in result.tests:
-        mark = "[green]passed[/green]" if test.passed else "[red]FAILED[/red]"
-        problem = "" if test.passed else _problem(test.stage, test.message)
-        table.add_row(escape(test.name), escape(test.category), test.visibility, mark, escape(problem))
-    out.print(table)
-    _print_failures(result, details=details, instructor=instructor)
-    if result.output.strip() and not instructor:
-        out.print("[dim]Your code printed:[/dim]")
-        out.print(escape(result.output.rstrip()[:2000]), markup=False)
-    colour = "green" if result.all_passed else "red"
-    out.print(f"[{colour}]Score {escape(result.summary_line())}[/{colour}]")
-
-
-def _problem(stage: str, message: str) -> str:
-    """The table's word for a failed check; a fixture stopped while it ran (time or memory
-    limit, a crash) is "stopped", not "not run" like the ones after it."""
-    if stage == "not_run" and not message.startswith(("not run", "the file could not be loaded")):
-        return "stopped"
-    return _PROBLEMS.get(stage, stage)
-
-
-def _print_failures(result: Result, *, details: bool, instructor: bool) -> None:
-    """Each failed fixture's feedback, wrapped to the terminal; fixtures whose feedback
-    is word for word the same and have no call to show share one paragraph."""
-    groups: dict[str, list[str]] = {}  # feedback -> fixture names, in order
-    blocks: list[tuple[list[str], str, str | None]] = []
-    for test in result.tests:
-        if test.passed:
-            continue
-        feedback = test.message if instructor else test.feedback()
-        ran = test.stage != "not_run"  # the call of a fixture that never ran says nothing
-        if details and ran and test.inputs and (test.visibility != "hidden" or instructor):
-            blocks.append(([test.name], feedback, f"called as {test.function}({', '.join(test.inputs)})"))
-        elif feedback in groups:
-            groups[feedback].append(test.name)
-        else:
-            groups[feedback] = [test.name]
-            blocks.append((groups[feedback], feedback, None))
-    for names, feedback, call in blocks:
-        out.print(f"[bold red]{escape(', '.join(names))}[/bold red]")
-        out.print(_indented(feedback), markup=False)
-        if call:
-            out.print(_indented(call), style="dim", markup=False)
-    if blocks:
-        out.print()
-
-
-def _indented(text: str) -> str:
-    """``text`` wrapped to the terminal, indented by two spaces (numbers such as 1e-06 kept whole)."""
-    width = max(40, out.width) - 2
-    return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+def check_command(file: Path, lab_id: str) -> str:
+    """``lossgrader check FILE --lab LAB --seed {seed}``, quoted for a shell where needed."""
+    return f"lossgrader check {shlex.quote(str(file))} --lab {shlex.quote(lab_id)} --seed {{seed}}"
 
 
 @main.command()

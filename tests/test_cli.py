@@ -7,7 +7,8 @@ spawns interpreters (~0.4 s per file), so the expensive results are shared per m
 and the quick paths (files refused before running) are used where they suffice.
 
 Golden files (``tests/golden/``) hold ``grade --json --seed 5`` output with volatile
-fields removed; regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_cli.py``.
+fields removed, and (``tests/golden/cli/``) ``check --seed 3`` output at 80 columns;
+regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_cli.py`` and read the diff.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 BAD = IMPLEMENTATIONS / "bad_files"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN_CLI = GOLDEN / "cli"  # terminal output at 80 columns
 LABS = ("lab01-mse", "lab02-cross-entropy", "lab03-softmax-ce")
 CORRECT = {
     "lab01-mse": "correct_vectorised.py",
@@ -148,6 +150,40 @@ def onehot_only():
     return grade_json("lab02-cross-entropy", impl("lab02-cross-entropy", "wrong_onehot_only.py"))
 
 
+@pytest.fixture(scope="module")
+def log10():
+    """lab02's wrong_log10.py: one catalogued mistake explains every fixture."""
+    return grade_json("lab02-cross-entropy", impl("lab02-cross-entropy", "wrong_log10.py"))
+
+
+def fits(output: str, width: int) -> bool:
+    """Every line of ``output`` within ``width`` columns, but the command that runs the
+    randomised fixtures again: it is one line, to be copied whole (the terminal wraps it)."""
+    lines = [line for line in output.splitlines() if not line.startswith("  lossgrader check ")]
+    return all(len(line.rstrip()) <= width for line in lines)
+
+
+def matches_golden_text(name: str, output: str) -> None:
+    """``output`` (trailing spaces dropped) is the golden text file ``tests/golden/cli/name``."""
+    path = GOLDEN_CLI / name
+    actual = "".join(line.rstrip() + "\n" for line in output.splitlines())
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; create it with UPDATE_GOLDEN=1")
+    assert actual == path.read_text(encoding="utf-8")
+
+
+def check_80(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: Path, lab: str, *extra: Any):
+    """``check`` at 80 columns with seed 3, the file named relative to the repository."""
+    monkeypatch.setattr(cli.out, "width", 80)
+    result = invoke(capsys, "check", path.relative_to(ROOT), "--lab", lab, "--seed", 3, *extra)
+    assert fits(result.out, 80), result.out
+    assert "`" not in result.out  # Markdown code spans shown plainly
+    return result
+
+
 # --- check ---------------------------------------------------------------------------
 
 
@@ -157,7 +193,8 @@ def test_check_correct_implementation_exits_0_with_full_score(capsys, lab):
     points = fmt_points(sum(f.points for f in shown))
     result = invoke(capsys, "check", impl(lab, CORRECT[lab]), "--lab", lab)
     assert result.code == 0
-    assert f"Score {points}/{points}" in result.out
+    assert result.out.splitlines()[1] == f"{points} / {points} points: all {len(shown)} fixtures passed."
+    assert "What went wrong" not in result.out and "--seed" not in result.out
     assert "hidden fixtures" in result.out
 
 
@@ -185,38 +222,90 @@ def test_check_feedback_reads_whole_at_any_width(capsys, monkeypatch, width):
     monkeypatch.setattr(cli.out, "width", width)
     result = invoke(capsys, "check", impl("lab01-mse", "wrong_mean.py"), "--lab", "lab01-mse")
     assert result.code == 1
-    lines = result.out.splitlines()
-    assert all(len(line.rstrip()) <= width for line in lines)
-    row = next(line for line in lines if line.lstrip().startswith("small-vector "))
+    assert fits(result.out, width)
+    row = next(line for line in result.out.splitlines() if line.lstrip().startswith("small-vector "))
     assert "FAILED" in row and "wrong value" in row  # the table names the problem
     assert "expected 2, got 1.333333333" in result.out  # a number never split across lines
     text = " ".join(result.out.split())
     assert "Your value matches the mean of the squared differences" in text
-    assert "called as mean_squared_error(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))" in text
+    assert "mean_squared_error(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))" in text
 
 
 def test_check_same_feedback_for_many_fixtures_is_said_once(capsys):
     result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
     text = " ".join(result.out.split())
-    assert text.count("not run: the file is empty.") == 1
-    assert "small-vector, two-by-two-batch, nested-lists, identical-inputs, random-vector" in text
-    assert "called as" not in text  # nothing ran: no call to show
+    assert text.lower().count("the file is empty.") == 1
+    assert "all 8 fixtures · 8 points lost" in text
+    assert "FAILED" not in text  # nothing ran: no table of eight identical rows,
+    assert "mean_squared_error(" not in text and "--seed" not in text  # no call and no seed to show
+
+
+def test_check_log10_at_80_columns_says_the_diagnosis_once(capsys, monkeypatch):
+    lab = "lab02-cross-entropy"
+    result = check_80(capsys, monkeypatch, impl(lab, "wrong_log10.py"), lab)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[1] == "0 / 9 points: all 9 fixtures failed."  # the verdict first
+    text = " ".join(result.out.split())
+    assert text.count("log base 10") == 1 and text.count("What went wrong") == 1
+    assert text.index("FAILED") < text.index("What went wrong")  # the table, then the causes
+    # one call shown, with the values it gave, numbers whole on their line
+    assert result.out.count("cross_entropy_error(np.array([0.1, 0.7, 0.2]), np.array([0, 1, 0]))") == 1
+    assert "expected 0.3566748011, got 0.1549018979" in result.out
+    assert f"lossgrader check {impl(lab, 'wrong_log10.py').relative_to(ROOT)} --lab {lab} --seed 3" in text
+    matches_golden_text("check-lab02-wrong_log10.txt", result.out)
+
+
+def test_check_missing_function_at_80_columns_says_not_defined_once(capsys, monkeypatch):
+    result = check_80(capsys, monkeypatch, BAD / "wrong_names.py", "lab01-mse")
+    assert result.code == 1
+    text = " ".join(result.out.split())
+    assert text.count("not defined") == 1 and "all 8 fixtures" in text
+    assert "FAILED" not in text and "--seed" not in text  # nothing ran
+    matches_golden_text("check-lab01-wrong_names.txt", result.out)
+
+
+def test_check_syntax_error_at_80_columns_quotes_the_line_and_caret_once(capsys, monkeypatch):
+    result = check_80(capsys, monkeypatch, BAD / "syntax_error.py", "lab01-mse")
+    assert result.code == 1
+    assert result.out.splitlines()[1] == "0 / 8 points: the file could not be loaded."
+    lines = result.out.splitlines()
+    quoted = [i for i, line in enumerate(lines) if "return 0.5 * np.sum((y - t) ** 2))" in line]
+    assert len(quoted) == 1 and " ".join(result.out.split()).lower().count("syntax error on line 4") == 1
+    line, caret = lines[quoted[0]], lines[quoted[0] + 1]
+    assert caret.count("^") == 1 and caret.index("^") == line.rindex(")")  # under the unmatched ')''
+    matches_golden_text("check-bad-syntax_error.txt", result.out)
+
+
+def test_check_details_states_every_failed_fixture_once(capsys, monkeypatch):
+    lab = "lab02-cross-entropy"
+    result = check_80(capsys, monkeypatch, impl(lab, "wrong_log10.py"), lab, "--details")
+    text = " ".join(result.out.split())
+    assert "For example" not in text and text.count("log base 10") == 1
+    details = text[text.index("Details") :]
+    args = ("check", impl(lab, "wrong_log10.py"), "--lab", lab, "--seed", 3, "--json")
+    for test in json.loads(invoke(capsys, *args).out)["tests"]:
+        assert details.count(f"{test['function']}({', '.join(test['inputs'])})") == 1, test["name"]
+        assert len(re.findall(rf"(?<![\w-]){re.escape(test['name'])}(?![\w-])", details)) == 1, test["name"]
 
 
 def test_check_names_the_fixture_a_limit_stopped(capsys, tmp_path):
     looping = tmp_path / "loop.py"
     looping.write_text("def mean_squared_error(y, t):\n    while True:\n        pass\n")
     result = invoke(capsys, "check", looping, "--lab", "lab01-mse")
-    rows = {line.split()[0]: line for line in result.out.splitlines() if line.startswith(" ") and "FAILED" in line}
+    rows = {line.split()[0]: line for line in result.out.splitlines() if "FAILED" in line}
     assert rows["small-vector"].rstrip().endswith("stopped")  # it ran, and the CPU limit stopped it
     assert rows["two-by-two-batch"].rstrip().endswith("not run")
-    assert "time limit of 2 s exceeded on fixture small-vector" in " ".join(result.out.split())
+    text = " ".join(result.out.split())
+    assert (
+        "time limit" in text and "Stopped while running small-vector: mean_squared_error(" in text
+    )  # the call it stopped in
 
 
 def test_check_refused_file_exits_1_with_the_problem(capsys):
     result = invoke(capsys, "check", BAD / "empty.py", "--lab", "lab01-mse")
     assert result.code == 1
-    assert "the file is empty." in result.out
+    assert "the file is empty." in result.out.lower()
 
 
 def test_check_json_lists_tests_but_no_hidden_fixtures(capsys):
@@ -387,7 +476,11 @@ def test_grade_empty_folder_is_an_error(capsys, tmp_path):
 
 @pytest.mark.parametrize(
     ("graded", "golden"),
-    [("wrong_mean", "lab01-wrong_mean.json"), ("textbook_softmax", "lab03-correct_textbook.json")],
+    [
+        ("wrong_mean", "lab01-wrong_mean.json"),
+        ("textbook_softmax", "lab03-correct_textbook.json"),
+        ("log10", "lab02-wrong_log10.json"),
+    ],
 )
 def test_grade_json_matches_golden_file(request, graded, golden):
     _, doc = request.getfixturevalue(graded)
@@ -400,6 +493,33 @@ def test_grade_json_matches_golden_file(request, graded, golden):
     if not path.exists():
         pytest.fail(f"{path} is missing; create it with UPDATE_GOLDEN=1")
     assert actual == json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("graded", ["wrong_mean", "onehot_only", "log10"])
+def test_results_json_output_says_every_cause_once(request, graded):
+    _, doc = request.getfixturevalue(graded)
+    causes = doc["extra_data"]["causes"]
+    assert causes and all(
+        set(c) == {"key", "kind", "message", "fixtures", "points_lost", "mistake", "code"} for c in causes
+    )
+    assert [c["points_lost"] for c in causes] == sorted((c["points_lost"] for c in causes), reverse=True)
+    failed = [t["name"] for t in doc["extra_data"]["tests"] if not t["passed"]]
+    assert sorted(name for c in causes for name in c["fixtures"]) == sorted(failed)  # each failure, one cause
+    assert sum(c["points_lost"] for c in causes) == pytest.approx(doc["max_score"] - doc["score"])
+    for cause in causes:
+        assert doc["output"].count(cause["message"]) == 1, cause["key"]
+
+
+@pytest.mark.parametrize("graded", ["wrong_mean", "onehot_only", "log10"])
+def test_results_json_per_test_output_is_self_contained_and_short(request, graded):
+    _, doc = request.getfixturevalue(graded)
+    names = [t["name"] for t in doc["extra_data"]["tests"]]
+    for test, name in zip(doc["tests"], names, strict=True):
+        output = test["output"]
+        assert output and len(output) <= 800, name
+        assert (output == "passed") == (test["status"] == "passed")
+        others = [n for n in names if n != name and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", output)]
+        assert others == [], name  # says what went wrong here, not "see fixture x"
 
 
 def test_normalise_removes_volatile_fields(wrong_mean):
@@ -580,6 +700,14 @@ def test_script_check_correct_file_exits_0():
     assert proc.returncode == 0
     assert "hidden fixtures" in proc.stdout
     assert proc.stderr == ""
+
+
+def test_script_check_at_80_columns_fits_and_says_the_diagnosis_once():
+    lab = "lab02-cross-entropy"
+    proc = lossgrader("check", impl(lab, "wrong_log10.py"), "--lab", lab, "--seed", 3, COLUMNS="80")
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert fits(proc.stdout, 80)
+    assert " ".join(proc.stdout.split()).count("log base 10") == 1 and "`" not in proc.stdout
 
 
 def test_script_output_survives_a_terminal_without_unicode():

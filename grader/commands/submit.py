@@ -23,7 +23,9 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from grader.cli import UserError, _print_result, out
+from grader.cli import UserError, check_command, out
+from grader.grading.result import Cause, Result, TestResult, strict_json
+from grader.terminal import group_by_feedback, print_result
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 USER_AGENT = "lossgrader-cli"
@@ -143,10 +145,12 @@ def wait_for(client: Client, submission_id: int, timeout: float) -> dict[str, An
         backoff = min(backoff * 1.5, MAX_POLL)
 
 
-def as_result(document: dict[str, Any]) -> Any:
-    """The API's submission as a :class:`~grader.grading.result.Result`, for ``check``'s table."""
-    from grader.grading.result import Result, TestResult
+def as_result(document: dict[str, Any]) -> Result:
+    """The API's submission as a :class:`~grader.grading.result.Result`, for the terminal.
 
+    Its causes are the server's; a server that sends none gets them by grouping failed
+    fixtures with word-for-word the same feedback (:func:`grader.terminal.group_by_feedback`).
+    """
     tests = []
     for test in document.get("tests") or []:
         feedback = test.get("feedback") or ""
@@ -160,19 +164,44 @@ def as_result(document: dict[str, Any]) -> Any:
                 max_score=float(test.get("max_score") or 0),
                 score=float(test.get("score") or 0),
                 passed=test.get("status") == "passed",
-                stage="",
+                stage="not_run" if feedback.lower().startswith("not run") else "",  # the API gives students no stage
                 message=feedback,
                 summary=feedback,
                 inputs=test.get("inputs"),
+                expected=test.get("expected"),
+                got=test.get("got"),
+                seed=test.get("seed"),
             )
         )
-    return Result(
+    result = Result(
         lab_id=document.get("lab", ""),
         lab_title="",
         lab_version="",
         seed=int(document.get("seed") or 0),
         tests=tests,
         submission_error=document.get("submission_error"),
+    )
+    causes = [c for c in map(as_cause, document.get("causes") or []) if c is not None]
+    result.causes = causes or group_by_feedback(result)
+    return result
+
+
+def as_cause(data: Any) -> Cause | None:
+    """One of the API's causes as a :class:`~grader.grading.result.Cause`; None when it is
+    not one (a server of another version: its causes are skipped, not fatal)."""
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return None
+    fixtures = data.get("fixtures")
+    code = data.get("code")
+    mistake = data.get("mistake")
+    return Cause(
+        key=str(data.get("key") or ""),
+        kind=str(data.get("kind") or ""),
+        message=data["message"],
+        fixtures=[str(f) for f in fixtures] if isinstance(fixtures, list) else [],
+        points_lost=float(data.get("points_lost") or 0),
+        mistake=mistake if isinstance(mistake, str) else None,
+        code=code if isinstance(code, str) else None,
     )
 
 
@@ -183,7 +212,18 @@ def as_result(document: dict[str, Any]) -> Any:
 @click.option("--token", default=None, help="API token (default: LOSSGRADER_TOKEN, then the config file).")
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True, help="Seconds to wait.")
 @click.option("--no-wait", is_flag=True, help="Only submit; print the submission's id and URL.")
-def submit(file: Path, lab_id: str, server: str | None, token: str | None, timeout: float, no_wait: bool) -> None:
+@click.option("--details", "-v", is_flag=True, help="Show every failed visible fixture's call and values.")
+@click.option("--json", "as_json", is_flag=True, help="Print the server's result document as JSON.")
+def submit(
+    file: Path,
+    lab_id: str,
+    server: str | None,
+    token: str | None,
+    timeout: float,
+    no_wait: bool,
+    details: bool,
+    as_json: bool,
+) -> None:
     """Submit FILE to the course server and show the graded result.
 
     Exit status 0 only if every fixture passed (hidden ones included), 1 if some failed.
@@ -206,14 +246,19 @@ def submit(file: Path, lab_id: str, server: str | None, token: str | None, timeo
     if no_wait:
         out.print(f"submitted {escape(str(file))} to {escape(lab_id)}: submission {submission_id}")
         return
-    out.print(f"submitted {escape(str(file))} to {escape(lab_id)} (submission {submission_id}); grading…")
+    if not as_json:
+        out.print(f"submitted {escape(str(file))} to {escape(lab_id)} (submission {submission_id}); grading…")
     document = wait_for(client, submission_id, timeout)
     if document.get("status") != "graded":
         raise UserError(
             f"the server could not grade submission {submission_id} (not your fault); your instructor will regrade it"
         )
     result = as_result(document)
-    _print_result(result, file, details=True)
+    if as_json:
+        click.echo(strict_json(document, indent=2))
+    else:
+        title = f"{file} · {lab_id} · submission {submission_id}"
+        print_result(out, result, title, details=details, reproduce=check_command(file, lab_id))
     sys.exit(0 if result.all_passed and not result.submission_error else 1)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from grader.cli import UserError, main, run
-from grader.commands.submit import FIRST_POLL, MAX_WAIT, as_result, commands, read_config, wait_for
+from grader.commands.submit import FIRST_POLL, MAX_WAIT, Client, as_result, commands, read_config, wait_for
 from grader.commands.submit import submit as submit_command
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.service.users import create_token
+from grader.terminal import plain, print_result
 from tests.web.conftest import FakeDispatcher, build_app, config, make_services, migrated_db  # noqa: F401
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
@@ -92,7 +97,30 @@ def test_wrong_file_exits_1_with_feedback(server, capsys, monkeypatch):
     monkeypatch.setenv("LOSSGRADER_SERVER", server["url"])
     code, out, err = invoke(capsys, "submit", WRONG, "--lab", "lab01-mse")
     assert code == 1, out + err
-    assert "FAILED" in out and "fixtures failed" in out
+    assert re.search(r"\d+ of 25 fixtures failed", out) and "What went wrong" in out
+
+
+def test_wrong_file_says_each_of_the_servers_causes_once(server, capsys):
+    args = ("submit", WRONG, "--lab", "lab01-mse", "--server", server["url"], "--token", server["token"])
+    code, out, err = invoke(capsys, *args)
+    assert code == 1, out + err
+    submission_id = int(re.search(r"submission (\d+)", out).group(1))
+    document = Client(server["url"], server["token"]).submission(submission_id)
+    assert document["causes"], document
+    text = " ".join(out.split())
+    assert text.index("fixtures total passed failed causes") < text.index("What went wrong")  # a row per kind
+    for cause in document["causes"]:
+        assert text.count(" ".join(plain(cause["message"]).split())) == 1, cause["key"]
+    assert "`" not in out
+    assert f"--lab lab01-mse --seed {document['seed']}" in text  # its randomised fixtures, locally
+
+
+def test_json_prints_the_servers_document(server, capsys):
+    args = ("submit", WRONG, "--lab", "lab01-mse", "--server", server["url"], "--token", server["token"], "--json")
+    code, out, err = invoke(capsys, *args)
+    assert code == 1, out + err
+    document = json.loads(out)
+    assert document["status"] == "graded" and document["tests"] and "causes" in document
 
 
 def test_token_and_server_from_the_config_file(server, capsys, tmp_path):
@@ -178,6 +206,40 @@ def test_as_result_keeps_verdicts_and_hides_nothing_extra():
     result = as_result(document)
     assert result.score == 1 and result.max_score == 2 and not result.all_passed
     assert result.tests[0].feedback() == "f"
+
+
+def hidden(name: str, feedback: str, passed: bool = False) -> dict[str, Any]:
+    status = "passed" if passed else "failed"
+    score = 1 if passed else 0
+    return {"name": name, "category": "c", "visibility": "hidden", "status": status, "score": score,
+            "max_score": 1, "feedback": "passed" if passed else feedback}  # fmt: skip
+
+
+def render(document: dict[str, Any]) -> str:
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    print_result(console, as_result(document), "f.py · lab01-mse")
+    return console.file.getvalue()
+
+
+def test_as_result_reads_the_servers_causes_and_skips_malformed_ones():
+    cause = {"key": "mistake:x", "kind": "mistake", "message": "Use `np.log`.", "fixtures": ["a", "b"],
+             "points_lost": 2, "mistake": "cee_log10", "code": None}  # fmt: skip
+    document = {"lab": "lab02", "seed": 3, "tests": [hidden("a", "f"), hidden("b", "g")], "causes": [cause, "junk", {}]}
+    result = as_result(document)
+    assert [(c.key, c.fixtures, c.points_lost, c.mistake) for c in result.causes] == [
+        ("mistake:x", ["a", "b"], 2.0, "cee_log10")
+    ]
+    text = render(document)
+    assert text.count("Use np.log.") == 1 and "`" not in text
+
+
+def test_a_server_without_causes_gets_identical_feedback_grouped_once():
+    tests = [hidden(f"h{i}", "`f` raised ValueError.") for i in range(5)]
+    tests += [hidden("w", "wrong value."), hidden("p", "", passed=True)]
+    result = as_result({"lab": "lab01-mse", "seed": 1, "tests": tests})
+    assert [(len(c.fixtures), c.points_lost) for c in result.causes] == [(5, 5.0), (1, 1.0)]
+    text = render({"lab": "lab01-mse", "seed": 1, "tests": tests})
+    assert text.count("f raised ValueError.") == 1 and "(1) 5 fixtures: h0, h1, h2, h3, h4" in text
 
 
 class ScriptedClient:
