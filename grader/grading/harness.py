@@ -12,7 +12,10 @@ import it without importing anything that holds secrets or expected values.
 
 Events written (JSON frames, see :mod:`grader.grading.wire`):
 
-- ``{"event": "loaded"}`` or ``{"event": "load_error", "error": ..., "line": n}``
+- ``{"event": "loaded"}`` or ``{"event": "load_error", "error": ..., "line": n}``; after a
+  forgiving load (the request's ``forgiving``), ``loaded`` lists the top-level statements
+  that raised and were skipped: ``"skipped": [{"line": n, "error": ...}, ...]`` (at most
+  :data:`MAX_SKIPPED`) and ``"skipped_more": k`` for any beyond those
 - per call k: ``{"event": "start", "call": k}`` then ``{"event": "result", "call": k,
   "status": "ok" | "missing" | "raised" | "non_numeric", "kind": ..., "type": ...,
   "error": ..., "line": n, "mutated": [arg indices], "elapsed": seconds}``; a result
@@ -25,6 +28,7 @@ answers it the same way, from ``loaded`` to ``done``, in the same process.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import copy
 import itertools
@@ -42,6 +46,10 @@ from grader.grading import wire
 
 SUBMISSION_FILENAME = "submission.py"
 _MAX_ERROR_CHARS = 500
+#: Skipped statements a forgiving load reports one by one; later ones are only counted.
+MAX_SKIPPED = 20
+#: Characters of each skipped statement's error.
+MAX_SKIPPED_ERROR_CHARS = 300
 
 
 def read_request(stream: BinaryIO) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -110,10 +118,13 @@ def encode_header(source: str, functions: list[str], count: int, **fields: Any) 
     return wire.json_frame({**fields, "source": source, "functions": functions, "calls": count})
 
 
-def encode_request(source: str, functions: list[str], calls: Sequence[tuple[str, list[Any]] | bytes]) -> bytes:
-    """Encode a request; each call is ``(function name, args)`` or :func:`encode_call`'s bytes."""
+def encode_request(
+    source: str, functions: list[str], calls: Sequence[tuple[str, list[Any]] | bytes], **fields: Any
+) -> bytes:
+    """Encode a request; each call is ``(function name, args)`` or :func:`encode_call`'s bytes;
+    ``fields`` go in the header (``forgiving=True``: a forgiving load)."""
     encoded = [call if isinstance(call, bytes) else encode_call(*call) for call in calls]
-    return b"".join([encode_header(source, functions, len(encoded)), *encoded])
+    return b"".join([encode_header(source, functions, len(encoded), **fields), *encoded])
 
 
 def _short(text: str) -> str:
@@ -189,19 +200,46 @@ def _originals(specs: list[dict[str, Any]], arrays: list[np.ndarray]) -> list[An
     return [arrays[s["array"]] if "array" in s else s["value"] for s in specs]
 
 
-def load_submission(source: str) -> types.ModuleType:
+def load_submission(source: str, skipped: list[tuple[int, str]] | None = None) -> types.ModuleType:
     """Execute the submission as a module named ``submission``.
 
     ``__name__`` is not ``"__main__"``, so a student's own test code under
     ``if __name__ == "__main__":`` does not run.
+
+    With ``skipped`` (a list), the load is forgiving, as a notebook runs on past a
+    failing cell: each top-level statement runs on its own, and one that raises is
+    skipped and appended to ``skipped`` as ``(line, error)``. Otherwise the first
+    exception ends the load.
     """
     module = types.ModuleType("submission")
     module.__file__ = SUBMISSION_FILENAME
     module.__dict__["__builtins__"] = builtins
     sys.modules["submission"] = module
-    code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
-    exec(code, module.__dict__)
+    if skipped is None:
+        code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+        return module
+    flags = 0  # the file's __future__ imports, which apply to every later statement
+    for statement in ast.parse(source, SUBMISSION_FILENAME).body:
+        try:
+            code = compile(ast.Module([statement], []), SUBMISSION_FILENAME, "exec", flags=flags, dont_inherit=True)
+            exec(code, module.__dict__)
+        except BaseException as exc:  # SystemExit included: a notebook runs on past it too
+            error, _ = _describe_exception(exc)
+            skipped.append((statement.lineno, error[:MAX_SKIPPED_ERROR_CHARS]))
+            continue
+        if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+            flags |= _future_flags(statement)
     return module
+
+
+def _future_flags(statement: ast.ImportFrom) -> int:
+    import __future__
+
+    flags = 0
+    for alias in statement.names:
+        flags |= getattr(getattr(__future__, alias.name, None), "compiler_flag", 0)
+    return flags
 
 
 def serve(
@@ -232,13 +270,14 @@ def serve(
         out.flush()
         pending.clear()
 
+    skipped: list[tuple[int, str]] | None = [] if header.get("forgiving") else None
     try:
-        module = load_submission(header["source"])
+        module = load_submission(header["source"], skipped)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included
         error, line = _describe_exception(exc)
         send(wire.json_frame({"event": "load_error", "error": error, "line": line}))
         return
-    pending.append(wire.json_frame({"event": "loaded"}))
+    pending.append(wire.json_frame(_loaded_event(skipped or [])))
     _call_all(module, header["calls"], arrays, pending, send, flush if then is not None else None)
     if then is None:
         return
@@ -249,6 +288,16 @@ def serve(
     _extend_cpu_limit(float(header.get("cpu_seconds") or 0))
     pending.append(wire.json_frame({"event": "loaded"}))
     _call_all(module, header["calls"], arrays, pending, send)
+
+
+def _loaded_event(skipped: list[tuple[int, str]]) -> dict[str, Any]:
+    """The ``loaded`` event, with the statements a forgiving load skipped (if any)."""
+    event: dict[str, Any] = {"event": "loaded"}
+    if skipped:
+        event["skipped"] = [{"line": line, "error": error} for line, error in skipped[:MAX_SKIPPED]]
+    if len(skipped) > MAX_SKIPPED:
+        event["skipped_more"] = len(skipped) - MAX_SKIPPED
+    return event
 
 
 def _extend_cpu_limit(seconds: float) -> None:

@@ -218,6 +218,17 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 
+def _forgiving_load(fields: _Fields) -> bool:
+    """``[load] forgiving`` (default true): top-level statements that raise while the
+    file loads (an import the grader does not have, reading a data set, plotting, a
+    test call) are skipped and listed as warnings, as a notebook runs on past a failing
+    cell, and the functions are graded; false: the first one stops the load and
+    every fixture fails."""
+    forgiving = fields.get("forgiving", bool, True)
+    fields.no_unknown()
+    return forgiving
+
+
 def _policy(fields: _Fields, base: Policy) -> Policy:
     """Read comparison overrides (rtol, atol, nan, scalar_forms, list_for_array)."""
     rtol = fields.get("rtol", (int, float), base.rtol, what="a number")
@@ -293,6 +304,7 @@ def load_lab(path: str | os.PathLike[str]) -> Lab:
         cpu_seconds=float(limits_fields.positive("cpu_seconds", default_limits.cpu_seconds)),
         memory_mib=limits_fields.positive_int("memory_mib", default_limits.memory_mib),
         output_bytes=limits_fields.positive_int("output_bytes", default_limits.output_bytes),
+        forgiving_load=_forgiving_load(_Fields(top.get("load", dict, {}), f"{toml_path} [load]")),
     )
     limits_fields.no_unknown()
 

@@ -31,6 +31,8 @@ from grader.grading import harness, wire
 _STATUSES = {"ok", "missing", "raised", "non_numeric"}
 _KINDS = {"scalar", "array", "list", "non_numeric"}
 _MAX_TEXT = 600
+#: A skipped statement's error, as kept from the child's event.
+_MAX_SKIPPED_TEXT = 300
 #: All result arrays of one run together; far above any lab's answers (a 1,000 x 100
 #: softmax is 0.8 MB), far below what would strain the grader.
 MAX_RESULT_BYTES = 32 * 1024 * 1024
@@ -47,6 +49,10 @@ class RunLimits:
     file_bytes: int = 1024 * 1024
     open_files: int = 64
     processes: int = 1
+    #: How the file loads, not a limit, but set per lab and carried with its limits to
+    #: every runner: True skips top-level statements that raise (see
+    #: :func:`grader.grading.harness.load_submission`); False stops at the first.
+    forgiving_load: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, for results and the sandbox."""
@@ -92,6 +98,15 @@ class CallOutcome:
     elapsed: float | None = None
 
 
+@dataclass(frozen=True)
+class SkippedStatement:
+    """A top-level statement that raised during a forgiving load and was skipped:
+    its first line and the error, as the child reported them (untrusted text)."""
+
+    line: int
+    error: str
+
+
 @dataclass
 class RunReport:
     """Everything a runner learned from one run of a submission."""
@@ -99,6 +114,8 @@ class RunReport:
     outcomes: list[CallOutcome]
     load_error: str | None = None
     load_error_line: int | None = None
+    skipped: list[SkippedStatement] = field(default_factory=list)
+    skipped_more: int = 0  # skipped statements beyond those listed
     output: str = ""
     output_truncated: bool = False
     termination: str | None = None
@@ -127,6 +144,8 @@ class OutcomeCollector:
         self.loaded = False
         self.load_error: str | None = None
         self.load_error_line: int | None = None
+        self.skipped: list[SkippedStatement] = []
+        self.skipped_more = 0
         self.done = False
         self.running: int | None = None  # index of the call started, not yet reported
         self._awaiting_array: CallOutcome | None = None
@@ -159,6 +178,7 @@ class OutcomeCollector:
         event = value.get("event")
         if not self.loaded and self.load_error is None:
             if event == "loaded":
+                self.skipped, self.skipped_more = _skipped(value)
                 self.loaded = True
             elif event == "load_error":
                 self.load_error = _text(value.get("error")) or "the file could not be loaded"
@@ -234,6 +254,25 @@ class OutcomeCollector:
         return result
 
 
+def _skipped(event: dict[str, Any]) -> tuple[list[SkippedStatement], int]:
+    """A ``loaded`` event's skipped statements, checked: at most as many as the harness
+    lists, each with a plausible line and a short text; anything else is hostile."""
+    listed = event.get("skipped") or []
+    more = event.get("skipped_more") or 0
+    if not isinstance(listed, list) or len(listed) > harness.MAX_SKIPPED:
+        raise wire.ProtocolError("malformed skipped statements")
+    if _int(more) is None or not 0 <= more < 1_000_000:
+        raise wire.ProtocolError("malformed skipped count")
+    skipped = []
+    for item in listed:
+        line = _int(item.get("line")) if isinstance(item, dict) else None
+        error = item.get("error") if isinstance(item, dict) else None
+        if line is None or not 0 < line < 1_000_000 or not isinstance(error, str):
+            raise wire.ProtocolError("malformed skipped statement")
+        skipped.append(SkippedStatement(line, _text(error, _MAX_SKIPPED_TEXT) or ""))
+    return skipped, more
+
+
 def _text(value: Any, limit: int = _MAX_TEXT) -> str | None:
     if value is None:
         return None
@@ -290,7 +329,9 @@ class SubprocessRunner:
 
     def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
         """Run ``calls`` against ``source`` in a new interpreter."""
-        request = harness.encode_request(source, functions, [c.encoded for c in calls])
+        request = harness.encode_request(
+            source, functions, [c.encoded for c in calls], **({"forgiving": True} if limits.forgiving_load else {})
+        )
         collector = OutcomeCollector(calls)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="lossgrader-") as workdir:
@@ -387,6 +428,8 @@ def _supervise(
         outcomes=outcomes,
         load_error=collector.load_error,
         load_error_line=collector.load_error_line,
+        skipped=collector.skipped,
+        skipped_more=collector.skipped_more,
         output=output.decode("utf-8", errors="replace"),
         output_truncated=truncated[0],
         termination=corrupt[0] if corrupt else termination,

@@ -527,6 +527,7 @@ class _Job:
             # Its output stays here; its termination only ever reaches students as
             # the grader's own wording (compare.not_run_summary).
             report.output, report.output_truncated = "", False
+            report.skipped, report.skipped_more = [], 0  # the file loaded once, in the first part
             self.then.report = report
         return sealed, lost
 
@@ -552,6 +553,8 @@ class _Job:
             outcomes=outcomes,
             load_error=load_error,
             load_error_line=collector.load_error_line,
+            skipped=collector.skipped,
+            skipped_more=collector.skipped_more,
             output=text,
             output_truncated=truncated,
             termination=termination,
@@ -848,7 +851,9 @@ class SandboxRunner:
     def _run(
         self, source: str, functions: list[str], calls: list[Call], limits: RunLimits, then: _Then | None
     ) -> tuple[RunReport, _Then | None]:
-        header = harness.encode_header(source, functions, len(calls))
+        header = harness.encode_header(
+            source, functions, len(calls), **({"forgiving": True} if limits.forgiving_load else {})
+        )
         calls_fd = self._blobs.open(calls)
         self._acquire()
         reaped = -1

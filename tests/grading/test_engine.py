@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grader.grading.engine import grade
-from grader.grading.lab import find_lab
+from grader.grading.lab import find_lab, with_limits
 from grader.grading.result import STATUS_ERROR, STATUS_GRADED
 from grader.grading.runner import CallOutcome, RunReport, SubprocessRunner
 
@@ -140,7 +140,8 @@ def test_unusable_files_score_zero_without_running(source: bytes, words: str) ->
 
 
 def test_a_file_that_raises_on_load_is_explained_once_and_hidden_fixtures_say_little() -> None:
-    result = grade("import numpy as np\nraise RuntimeError('secret ' + str(42))\n", "lab01-mse", 1)
+    strict = with_limits(find_lab("lab01-mse"), forgiving_load=False)  # a forgiving load skips the raise
+    result = grade("import numpy as np\nraise RuntimeError('secret ' + str(42))\n", strict, 1)
     assert result.submission_error == "your file raised RuntimeError: secret 42 (line 2) when loaded."
     hidden = [t for t in result.tests if t.visibility == "hidden"]
     assert hidden and all("secret" not in t.feedback() for t in hidden)

@@ -76,7 +76,8 @@ def test_what_the_second_part_does_stays_out_of_the_first_report(runner) -> None
     ],
 )
 def test_a_first_part_that_does_not_end_cleanly_leaves_the_second_to_its_own_run(runner, source: str) -> None:
-    limits = RunLimits(wall_seconds=3, cpu_seconds=1, memory_mib=256, output_bytes=4000)
+    # A strict load: a forgiving one skips the statement that raises and runs on.
+    limits = RunLimits(wall_seconds=3, cpu_seconds=1, memory_mib=256, output_bytes=4000, forgiving_load=False)
     shown, hidden = runner.run_in_turn(source, ["echo"], calls("shown", [1.0]), calls("hidden", [2.0]), limits)
     assert hidden is None
     assert shown.outcomes[0].status != "ok"
