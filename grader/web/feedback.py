@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from grader.grading.result import Cause, Result, TestResult, cause_fixtures_phrase, fmt_points
+from grader.grading.source import quote_line
+from grader.service.policies import is_unloadable
 
 #: Printed output shown to a student is cut here (the database keeps more).
 OUTPUT_CHARS = 4000
@@ -57,6 +59,7 @@ class Feedback:
     output: str = ""
     output_cut: bool = False
     warnings: int = 0
+    uses_no_attempt: bool = False  # a file that cannot be loaded (policies.is_unloadable)
 
 
 def stored_causes(submission: Any, rows: list[Any]) -> list[dict[str, Any]]:
@@ -157,8 +160,9 @@ def build(submission: Any, rows: list[Any], lab_id: str) -> Feedback:
     feedback = Feedback(outcome="", headline="", total=total, passed=passed, causes=causes)
     _decide_outcome(feedback, submission)
     if feedback.load_error is not None and feedback.load_error.code is None:
-        feedback.load_error.code = quote_line(submission.source or "", feedback.load_error.message)
-    if any(row.visibility == "randomised" for row in rows):
+        feedback.load_error.code = quote_message_line(submission.source or "", feedback.load_error.message)
+    feedback.uses_no_attempt = is_unloadable(submission.score, submission.submission_error, [r.stage for r in rows])
+    if feedback.outcome != "unloadable" and any(row.visibility == "randomised" for row in rows):
         feedback.reproduce = reproduce_command(submission.filename, lab_id, submission.seed)
     feedback.output, feedback.output_cut = capped_output(submission.output or "")
     feedback.warnings = len(_WARNING_RE.findall(feedback.output))
@@ -194,7 +198,7 @@ def _decide_outcome(feedback: Feedback, submission: Any) -> None:
         feedback.headline = "No fixture passed" if not feedback.passed else "No points"
     else:
         feedback.outcome = "partial"
-        feedback.headline = f"{failed} of {feedback.total} fixtures failed"
+        feedback.headline = "Some fixtures failed"
 
 
 def scope_phrase(fixtures: list[str], total: int) -> str:
@@ -207,20 +211,10 @@ def scope_phrase(fixtures: list[str], total: int) -> str:
     return f"All {n} fixtures" if n == total else f"{n} fixtures"
 
 
-def quote_line(source: str, message: str) -> str | None:
-    """The line a load error names (``line N``), with a caret line under its code."""
+def quote_message_line(source: str, message: str) -> str | None:
+    """The line a load error names (``line N``), quoted with a caret line under it."""
     match = _LINE_RE.search(message or "")
-    if match is None:
-        return None
-    lines = source.splitlines()
-    number = int(match.group(1))
-    if not 0 < number <= len(lines):
-        return None
-    text = lines[number - 1].rstrip().expandtabs(4)
-    if not text.strip():
-        return None
-    indent = len(text) - len(text.lstrip())
-    return f"{number} | {text}\n{' ' * (len(str(number)) + 3 + indent)}{'^' * (len(text) - indent)}"
+    return quote_line(source, int(match.group(1))) if match else None
 
 
 def reproduce_command(filename: str | None, lab_id: str, seed: int) -> str:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 LOG10 = IMPLEMENTATIONS / "lab02-cross-entropy" / "wrong_log10.py"
 SYNTAX_ERROR = IMPLEMENTATIONS / "bad_files" / "syntax_error.py"
+NO_DELTA = IMPLEMENTATIONS / "lab02-cross-entropy" / "wrong_no_delta.py"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 800}
@@ -144,3 +145,22 @@ def test_a_syntax_error_is_one_error_quoting_its_line(student_page: Any) -> None
     assert _sideways(page) <= 0
     _shot(page, "syntax-error-phone")
     page.set_viewport_size(DESKTOP)
+
+
+def test_a_partly_right_file_shows_its_causes_passed_fixtures_folded_and_its_warnings(student_page: Any) -> None:
+    page = student_page
+    page.set_viewport_size(DESKTOP)
+    _submit(page, "lab02-cross-entropy", NO_DELTA)
+    status = page.locator("#status")
+    assert "outcome-partial" in (status.get_attribute("class") or "")
+    assert "Some fixtures failed" in status.inner_text() and re.search(r"\d+ of 30 fixtures passed", status.inner_text())
+    passed = page.locator("details.passed-group")
+    assert passed.count() == 1 and passed.get_attribute("open") is None
+    assert re.fullmatch(r"\d+ fixtures passed", passed.locator("> summary").inner_text().strip())
+    # NumPy's warnings from the shown fixtures reach the student (the log of 0 is their clue).
+    printed = page.locator("details.printed")
+    assert printed.get_attribute("open") is not None
+    assert "RuntimeWarning: divide by zero encountered in log" in printed.locator("pre").inner_text()
+    messages = [m.strip() for m in page.locator(".cause-message").all_inner_texts()]
+    assert len(messages) == len(set(messages)), messages  # each cause once
+    _shot(page, "partial-desktop")

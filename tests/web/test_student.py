@@ -567,6 +567,8 @@ def test_a_file_that_does_not_parse_is_one_error_quoting_its_line(student_client
     quoted = re.search(r'<pre class="cause-code"><code>(.*?)</code></pre>', section(html, "load-error"), re.S)
     assert quoted and "def mean_squared_error(y, t:" in quoted.group(1) and "^" in quoted.group(1)
     assert "What went wrong" not in html  # no card per fixture
+    assert "does not use up one of your attempts" in html
+    assert "lossgrader check" not in html  # nothing to rerun locally: the file itself is the problem
     assert re.search(r"<summary>25 fixtures were not run</summary>", html)
 
 
@@ -576,6 +578,13 @@ def test_a_file_without_the_required_functions_is_one_error(student_client, serv
     assert "Your file does not define the required functions" in html
     assert html.count('class="cause ') == 0  # one error, not one card per fixture
     assert "mean_squared_error" in section(html, "load-error")
+    assert "does not use up one of your attempts" in html
+
+
+def test_a_lab_that_counts_unloadable_files_does_not_promise_otherwise(student_client, services):
+    set_lab(services, unloadable_counts=True)
+    _, html = graded_page(student_client, services, "def mean_squared_error(y, t:\n    pass\n")
+    assert "Problem with your file" in html and "does not use up one of your attempts" not in html
 
 
 def test_submissions_stored_before_causes_still_get_grouped_feedback(student_client, services):
