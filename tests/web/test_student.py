@@ -99,8 +99,8 @@ def test_lab_page(student_client):
     assert "<h1>Lab01: MSE" in html or "Lab01" in html
     assert html.count("<h1") == 1  # the handout's own title is a level down
     assert "<strong><code>mean_squared_error(y, t)</code></strong>" in html  # Markdown rendered
-    assert "<pre><code>E = ½ · Σₖ (yₖ − tₖ)²" in html  # the formula as written, no TeX left raw
-    assert "lossgrader check my_lab01_mse.py --lab lab01-mse" in html
+    assert 'role="math" aria-label="E = ½ · Σₖ (yₖ − tₖ)²"' in html  # the formula typeset (test_student_lab.py)
+    assert "lossgrader check lab01.py --lab lab01-mse" in html  # the handout's command, everywhere on the page
     assert 'href="/labs/lab01-mse/public-fixtures.json"' in html
     assert '<label for="file">' in html and '<label for="code">' in html
     assert 'enctype="multipart/form-data"' in html
@@ -286,7 +286,7 @@ def test_attempts_and_diff(student_client, services):
     assert '<label for="diff-a">' in html and '<label for="diff-b">' in html
     html = text(student_client.get("/labs/lab01-mse/diff?a=1&b=2"))
     assert "Changes from attempt 1 to attempt 2" in html
-    assert 'class="diff-del"' in html and 'class="diff-add"' in html
+    assert 'class="diff-line diff-del"' in html and 'class="diff-line diff-add"' in html
     assert "return np.sum((y - t) ** 2)" in html
     # no parameters: the two latest
     assert "Changes from attempt 1 to attempt 2" in text(student_client.get("/labs/lab01-mse/diff"))

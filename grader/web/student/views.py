@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
 from typing import Any
@@ -16,7 +15,10 @@ from grader.web.auth.roles import student_required
 from grader.web.db import get_db, get_services
 from grader.web.polling import ask_again_in
 from grader.web.student import bp, queries
+from grader.web.student.attempt_diff import attempt_diff
 from grader.web.student.forms import SubmitForm
+from grader.web.student.handout import check_command, render_handout
+from grader.web.student.standing import standing
 
 ARRAY_NOTE = 'Arrays are {"array": nested lists, "dtype": ...}: numpy.array(value["array"], dtype=value["dtype"]).'
 
@@ -29,19 +31,29 @@ def labs() -> Any:
     return render_template("student/labs.html", rows=rows)
 
 
+@bp.app_template_filter("handout")
+def handout_filter(text: str | None, title: str | None = None) -> Any:
+    """A handout as HTML with its formulas typeset; a first heading equal to ``title`` is left out."""
+    return render_handout(text, title)
+
+
 def _lab_page(lab_id: str, form: SubmitForm, status: int = 200, problem: str | None = None) -> Any:
     db = get_db()
     lab = queries.lab_or_404(db, lab_id)
-    deadline = queries.deadline_for(lab, queries.extension_for(db, current_user.id, lab_id))
+    extension = queries.extension_for(db, current_user.id, lab_id)
+    deadline = queries.deadline_for(lab, extension)
     definition = queries.lab_definition(lab.id, lab.version)
     history = queries.attempts(db, current_user.id, lab.id)
+    score = queries.score_for(db, current_user.id, lab.id)
     page = render_template(
         "student/lab.html",
         lab=lab,
         definition=definition,
         deadline=deadline,
         attempts=history,
-        score=queries.score_for(db, current_user.id, lab.id),
+        score=score,
+        standing=standing(db, lab, current_user.id, history, score, extension.due_at if extension else None),
+        check_command=check_command(lab.id, definition.handout if definition else None),
         form=form,
         problem=problem,
         hidden_count=len(definition.fixtures_by("hidden")) if definition else 0,
@@ -52,7 +64,7 @@ def _lab_page(lab_id: str, form: SubmitForm, status: int = 200, problem: str | N
 @bp.route("/labs/<lab_id>")
 @student_required
 def lab(lab_id: str) -> Any:
-    """The handout, how to check locally, the public fixtures, the submit form and your attempts."""
+    """The handout, how to check locally, the submit form and your attempts."""
     return _lab_page(lab_id, SubmitForm())
 
 
@@ -109,7 +121,10 @@ def attempts(lab_id: str) -> Any:
     db = get_db()
     lab = queries.lab_or_404(db, lab_id)
     history = queries.attempts(db, current_user.id, lab.id)
-    return render_template("student/attempts.html", lab=lab, attempts=history)
+    extension = queries.extension_for(db, current_user.id, lab_id)
+    score = queries.score_for(db, current_user.id, lab.id)
+    where = standing(db, lab, current_user.id, history, score, extension.due_at if extension else None)
+    return render_template("student/attempts.html", lab=lab, attempts=history, standing=where)
 
 
 @bp.route("/labs/<lab_id>/diff")
@@ -127,30 +142,9 @@ def diff(lab_id: str) -> Any:
         second, first = history[0].attempt, history[1].attempt
     old = queries.own_attempt_or_404(db, current_user.id, lab.id, first)
     new = queries.own_attempt_or_404(db, current_user.id, lab.id, second)
-    lines = list(
-        difflib.unified_diff(
-            old.source.splitlines(),
-            new.source.splitlines(),
-            fromfile=f"attempt {old.attempt}: {old.filename}",
-            tofile=f"attempt {new.attempt}: {new.filename}",
-            lineterm="",
-            n=3,
-        )
-    )
-    return render_template("student/diff.html", lab=lab, old=old, new=new, lines=[_diff_line(t) for t in lines])
-
-
-def _diff_line(text: str) -> tuple[str, str]:
-    """(kind, text): kind is ``file``, ``hunk``, ``add``, ``del`` or ``same``, for styling."""
-    if text.startswith(("+++", "---")):
-        return "file", text
-    if text.startswith("@@"):
-        return "hunk", text
-    if text.startswith("+"):
-        return "add", text
-    if text.startswith("-"):
-        return "del", text
-    return "same", text
+    definition = queries.lab_definition(lab.id, lab.version)
+    functions = [f.name for f in definition.functions] if definition else []
+    return render_template("student/diff.html", lab=lab, old=old, new=new, diff=attempt_diff(old, new, functions))
 
 
 @bp.route("/submissions/<int:submission_id>")
