@@ -191,12 +191,12 @@ def grade_command(
         table = Table(title=f"{lab.id} · {len(files)} files")
         table.add_column("file", overflow="fold")
         table.add_column("score", justify="right", no_wrap=True)
-        table.add_column("summary")
+        table.add_column("summary: the cause that cost most")
         for file, result in zip(files, results, strict=True):
             table.add_row(
                 escape(str(file)),
                 f"{fmt_points(result.score)}/{fmt_points(result.max_score)}",
-                escape(result.summary_line().split(" — ", 1)[-1]),
+                terminal.headline(result),
             )
         out.print(table)
     errors = [r for r in results if r.status != "graded"]

@@ -53,6 +53,7 @@ KIND_WORDS = {
 #: Fixtures beyond which the table has a row per kind of fixture, not per fixture
 #: (and, with details, passed fixtures are folded into one row).
 SUMMARISE_OVER = 12
+HEADLINE_WIDTH = 110
 CODE_STYLE = "bold cyan"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
@@ -99,6 +100,27 @@ def verdict(result: Result) -> tuple[str, str]:
     if failed == total:
         return "red", f"{score}: all {total} fixtures failed." if total > 1 else f"{score}: the fixture failed."
     return "yellow", f"{score}: {failed} of {total} fixtures failed."
+
+
+def headline(result: Result) -> Text:
+    """A few lines for a table of many results: how many fixtures failed and the first
+    sentence of the cause that cost most (``+ N more causes``), cut at ``HEADLINE_WIDTH``."""
+    _, sentence = verdict(result)
+    text = Text(sentence.split(": ", 1)[1])
+    causes = result.causes or group_by_feedback(result)
+    if causes and not result.submission_error:
+        message = markdown_text(causes[0].message)
+        first = re.match(r".+?[.!?](?=\s|$)", message.plain)
+        text.append(" ")
+        text.append_text(message[: first.end()] if first else message)
+        if len(causes) > 1:
+            text.append(f" (+ {len(causes) - 1} more cause{'s' if len(causes) > 2 else ''})", style="dim")
+    elif result.submission_error:
+        text.append(" " + plain(result.submission_error))
+    if len(text.plain) > HEADLINE_WIDTH:  # cut between words, never inside a number
+        text = text[: text.plain.rfind(" ", 0, HEADLINE_WIDTH)]
+        text.append(" …")
+    return text
 
 
 def print_result(
@@ -295,7 +317,8 @@ def example_fixture(result: Result, cause: Cause, *, instructor: bool = False) -
 def example_text(test: TestResult, message: str = "") -> Text:
     """``For example, NAME:`` (or the fixture a limit stopped) then the call and, when
     kept and not already in the cause's ``message``, what came back."""
-    text = Text("Stopped while running " if _stopped(test) else "For example, ", style="dim")
+    text = Text()
+    text.append("Stopped while running " if _stopped(test) else "For example, ", style="dim")
     text.append(test.name, style="bold")
     text.append(":\n", style="dim")
     text.append(call(test), style=CODE_STYLE)

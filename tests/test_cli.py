@@ -465,6 +465,15 @@ def test_grade_folder_expands_to_its_sorted_py_files(capsys, tmp_path):
     ]
 
 
+def test_grade_several_files_tables_each_with_its_costliest_cause(capsys, monkeypatch):
+    monkeypatch.setattr(cli.out, "width", 250)  # a row a line
+    result = invoke(capsys, "grade", BAD / "syntax_error.py", BAD / "empty.py", "--lab", "lab01-mse")
+    text = " ".join(result.out.replace("│", " ").split())
+    assert result.code == 0
+    assert "the file could not be loaded. syntax error on line 4" in text.lower()
+    assert "the file could not be loaded. the file is empty." in text.lower()
+
+
 def test_grade_empty_folder_is_an_error(capsys, tmp_path):
     result = invoke(capsys, "grade", tmp_path, "--lab", "lab01-mse")
     assert result.code == 2

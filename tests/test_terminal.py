@@ -158,3 +158,18 @@ def test_narrow_console_drops_the_category_rather_than_cutting_the_cause():
     text = render(result(tests, [Cause("k", "value", "Off.", [tests[0].name], 1.0)]), width=72)
     assert "category" not in text and "(1) wrong value" in text
     assert "category" in render(result(tests, [Cause("k", "value", "Off.", [tests[0].name], 1.0)]), width=100)
+
+
+def test_headline_gives_the_costliest_cause_s_first_sentence_cut_between_words():
+    tests = [fixture("a"), fixture("b", max_score=2.0), fixture("c", passed=True)]
+    causes = [
+        Cause("k1", "mistake", "Use `np.log`, not np.log10. Then it passes.", ["b"], 2.0),
+        Cause("k2", "value", "Off.", ["a"], 1.0),
+    ]
+    assert terminal.headline(result(tests, causes)).plain == (
+        "2 of 3 fixtures failed. Use np.log, not np.log10. (+ 1 more cause)"
+    )
+    long = [Cause("k", "pattern", "Your values are 12345.678901 times the expected ones " * 5, ["a", "b"], 3.0)]
+    text = terminal.headline(result(tests, long)).plain
+    assert len(text) <= terminal.HEADLINE_WIDTH + 2 and text.endswith(" …")
+    assert text[:-2].split()[-1] in {"Your", "values", "are", "12345.678901", "times", "the", "expected", "ones"}
