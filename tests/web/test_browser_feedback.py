@@ -153,7 +153,8 @@ def test_a_partly_right_file_shows_its_causes_passed_fixtures_folded_and_its_war
     _submit(page, "lab02-cross-entropy", NO_DELTA)
     status = page.locator("#status")
     assert "outcome-partial" in (status.get_attribute("class") or "")
-    assert "Some fixtures failed" in status.inner_text() and re.search(r"\d+ of 30 fixtures passed", status.inner_text())
+    verdict = status.inner_text()
+    assert "Some fixtures failed" in verdict and re.search(r"\d+ of 30 fixtures passed", verdict), verdict
     passed = page.locator("details.passed-group")
     assert passed.count() == 1 and passed.get_attribute("open") is None
     assert re.fullmatch(r"\d+ fixtures passed", passed.locator("> summary").inner_text().strip())

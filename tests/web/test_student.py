@@ -612,3 +612,11 @@ def test_printed_output_and_warnings_of_the_shown_part_are_shown_capped_and_esca
     assert "divide by zero encountered in log" in html
     assert "line 10 &lt;b&gt;" in html and "<b>" not in html
     assert "line 150" not in html and "Cut short here" in html
+
+
+def test_an_exception_is_said_once_with_its_line_quoted(student_client, services):
+    source = "def mean_squared_error(y, t):\n    return 0.5 * np.sum((y - t) ** 2)\n"
+    _, html = graded_page(student_client, services, source)
+    causes = section(html, "causes-section")
+    assert causes.count("is not defined") == 1  # not again in each fixture's details
+    assert "return 0.5 * np.sum((y - t) ** 2)" in causes and "^^^" in causes
