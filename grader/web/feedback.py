@@ -212,9 +212,10 @@ def scope_phrase(fixtures: list[str], total: int) -> str:
 
 
 def quote_message_line(source: str, message: str) -> str | None:
-    """The line a load error names (``line N``), quoted with a caret line under it."""
-    match = _LINE_RE.search(message or "")
-    return quote_line(source, int(match.group(1))) if match else None
+    """The line a load error names (its last ``line N``: the grader's, after any quoted
+    exception text), quoted with a caret line under it."""
+    found = _LINE_RE.findall(message or "")
+    return quote_line(source, int(found[-1])) if found else None
 
 
 def reproduce_command(filename: str | None, lab_id: str, seed: int) -> str:
