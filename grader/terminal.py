@@ -54,6 +54,8 @@ KIND_WORDS = {
 #: (and, with details, passed fixtures are folded into one row).
 SUMMARISE_OVER = 12
 HEADLINE_WIDTH = 110
+OUTPUT_LINES = 20  # of the submission's printed output
+OUTPUT_WIDTH = 500  # characters of one printed line
 CODE_STYLE = "bold cyan"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
@@ -159,13 +161,23 @@ def print_result(
             console.print()
     if details:
         print_details(console, result, instructor=instructor)
+    if result.output.strip() and not instructor:
+        print_output(console, result.output)
     if reproduce and any(_ran(t) and not t.passed for t in result.tests if t.visibility == "randomised"):
         console.print(Text(f"Randomised fixtures used seed {result.seed}; to run the same ones again:"))
         # One line, whatever its length: the terminal wraps it, and a copy pastes as one command.
         console.print(Text("  " + reproduce.format(seed=result.seed), style=CODE_STYLE), soft_wrap=True)
-    if result.output.strip() and not instructor:
-        console.print(Text("Your code printed:", style="dim"))
-        console.print(Text(result.output.rstrip()[:2000]))
+
+
+def print_output(console: Console, output: str) -> None:
+    """What the submission printed, indented under a heading and cut at
+    ``OUTPUT_LINES`` lines, so that it cannot pass for the grader's own words."""
+    lines = output.rstrip().splitlines()
+    shown = lines[:OUTPUT_LINES]
+    heading = "Your code printed" + (f" ({len(shown)} of {len(lines)} lines):" if len(lines) > len(shown) else ":")
+    console.print(Text(heading, style="dim"))
+    console.print(Padding(Text("\n".join(line[:OUTPUT_WIDTH] for line in shown)), (0, 0, 0, 2)))
+    console.print()
 
 
 def _ran(test: TestResult) -> bool:

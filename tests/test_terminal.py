@@ -173,3 +173,11 @@ def test_headline_gives_the_costliest_cause_s_first_sentence_cut_between_words()
     text = terminal.headline(result(tests, long)).plain
     assert len(text) <= terminal.HEADLINE_WIDTH + 2 and text.endswith(" …")
     assert text[:-2].split()[-1] in {"Your", "values", "are", "12345.678901", "times", "the", "expected", "ones"}
+
+
+def test_printed_output_is_indented_under_a_heading_and_cut():
+    printed = "".join(f"All tests passed! line {i}\n" for i in range(50))
+    text = render(result([fixture("a")], output=printed))
+    assert "Your code printed (20 of 50 lines):" in text
+    assert "  All tests passed! line 19" in text and "line 20" not in text
+    assert "printed" not in render(result([fixture("a")], output=printed), instructor=True)
