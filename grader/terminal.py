@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.grading.compare import fmt_array
-from grader.grading.result import Cause, Result, TestResult, fmt_points
+from grader.grading.result import STATUS_GRADED, Cause, Result, TestResult, fmt_points
 
 #: The table's word for a failed check (by the comparison's stage).
 STAGE_WORDS = {
@@ -95,6 +95,8 @@ def verdict(result: Result) -> tuple[str, str]:
     score = f"{fmt_points(result.score)} / {fmt_points(result.max_score)} points"
     total = len(result.tests)
     failed = sum(not t.passed for t in result.tests)
+    if result.status != STATUS_GRADED:
+        return "red", "not graded: the grader failed (not your file's fault)."
     if result.submission_error:
         return "red", f"{score}: the file could not be loaded."
     if not failed:

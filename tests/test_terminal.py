@@ -65,6 +65,11 @@ def test_verdict_is_coloured_by_outcome_and_never_green_for_nothing(passed, erro
     assert terminal.verdict(result(tests, submission_error=error)) == (colour, words)
 
 
+def test_a_result_the_grader_could_not_grade_is_red_and_not_a_score():
+    failed = result([], status="error", error="the worker died")
+    assert terminal.verdict(failed) == ("red", "not graded: the grader failed (not your file's fault).")
+
+
 def test_each_cause_is_said_once_with_its_fixtures_most_points_first():
     tests = [fixture("a"), fixture("b"), fixture("c", max_score=3.0), fixture("d", passed=True)]
     causes = [
