@@ -167,6 +167,7 @@ class Submission(Base):
     execution_time: Mapped[float | None] = mapped_column(Float)
     output: Mapped[str | None] = mapped_column(Text)  # printed output (instructors only)
     causes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # Result.causes, most points lost first
+    notes: Mapped[list[str] | None] = mapped_column(JSON)  # Result.student_notes(): about the file as handed in
 
     user: Mapped[User] = relationship()
     lab: Mapped[Lab] = relationship()
