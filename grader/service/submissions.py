@@ -37,6 +37,7 @@ from grader.db.session import storable
 from grader.grading.engine import grade, new_seed
 from grader.grading.lab import Lab as LabDefinition
 from grader.grading.lab import LabError, find_lab
+from grader.grading.notebook import MAX_NOTEBOOK_BYTES, is_notebook_name
 from grader.grading.result import STATUS_ERROR, Result
 from grader.grading.runner import Runner
 from grader.grading.source import MAX_SOURCE_BYTES, check_source
@@ -113,12 +114,12 @@ def exhausted_reason(attempts: int, last: str | None) -> str:
     return f"grading failed {attempts} {noun}; last error: {last or 'unknown'}"
 
 
-def _source_text(source: bytes | str) -> tuple[str, str]:
+def _source_text(source: bytes | str, max_bytes: int = MAX_SOURCE_BYTES) -> tuple[str, str]:
     """The text to store and its SHA-256; refuses files that cannot be stored faithfully."""
     raw = source.encode("utf-8", errors="surrogatepass") if isinstance(source, str) else bytes(source)
     problem = None
-    if len(raw) > MAX_SOURCE_BYTES or b"\0" in raw:
-        problem = check_source(raw).problem
+    if len(raw) > max_bytes or b"\0" in raw:
+        problem = check_source(raw, max_bytes).problem
     else:
         try:
             text = raw.decode("utf-8")
@@ -220,7 +221,8 @@ def submit(
     Returns the committed row (``status == "queued"``) without waiting for grading.
     Raises :class:`SubmissionRefused` with a message for the student.
     """
-    text, digest = _source_text(source)
+    # A notebook is stored as handed in (a download gives it back), stored outputs and all.
+    text, digest = _source_text(source, MAX_NOTEBOOK_BYTES if is_notebook_name(filename) else MAX_SOURCE_BYTES)
     name = _filename(filename)
     lease = dt.timedelta(seconds=services.config.lease_seconds)
 

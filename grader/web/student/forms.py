@@ -1,4 +1,4 @@
-"""The submission form: upload a ``.py`` file or paste the code."""
+"""The submission form: upload a ``.py`` file or a Jupyter notebook (``.ipynb``), or paste the code."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 DEFAULT_FILENAME = "submission.py"
+#: What a submitted file's name may end in: Python source or a Jupyter notebook.
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
 MAX_SOURCE_CHARS = 256 * 1024
 
 
@@ -18,14 +20,18 @@ def clean_filename(raw: str | None) -> str:
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
     if len(name) > 255:
-        name = name[:252] + ".py"
+        suffix = ".ipynb" if name.lower().endswith(".ipynb") else ".py"
+        name = name[: 255 - len(suffix)] + suffix
     return name
 
 
 class SubmitForm(FlaskForm):
-    """One of: an uploaded ``.py`` file, or code pasted into the text area."""
+    """One of: an uploaded ``.py`` file or notebook, or code pasted into the text area."""
 
-    file = FileField("Upload your .py file", render_kw={"accept": ".py,text/x-python"})
+    file = FileField(
+        "Upload your .py file or Jupyter notebook (.ipynb)",
+        render_kw={"accept": ".py,.ipynb,text/x-python,application/x-ipynb+json"},
+    )
     code = TextAreaField(
         "…or paste your code",
         validators=[Length(max=MAX_SOURCE_CHARS, message="The pasted code is longer than 256 KB.")],
@@ -44,8 +50,11 @@ class SubmitForm(FlaskForm):
             return None, ""
         if has_file:
             filename = clean_filename(upload.filename)
-            if not filename.lower().endswith(".py"):
-                self.file.errors = [*self.file.errors, "Upload a Python file: its name must end in .py."]
+            if not filename.lower().endswith(SUBMISSION_SUFFIXES):
+                self.file.errors = [
+                    *self.file.errors,
+                    "Upload a Python file or a Jupyter notebook: its name must end in .py or .ipynb.",
+                ]
                 return None, ""
             return upload.read(), filename
         if has_code:
