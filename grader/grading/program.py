@@ -104,6 +104,8 @@ class Program:
             else:
                 because = self._because(item.error, skipped, before=statement)
                 reason = f"it raised {_code_span(error)}" + (f" ({because})." if because else ".")
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                reason += f" So `{statement.name}` was not defined."  # its decorator or a default raised
             code = self._code(statement)
             warnings.append(
                 {
