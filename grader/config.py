@@ -11,8 +11,19 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_INSTANCE = Path("instance")
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``UTC``, ``Europe/Paris``); ValueError with a one-line message if unknown."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"LOSSGRADER_TIMEZONE: unknown time zone {name!r}; use an IANA name such as UTC or Europe/Paris"
+        ) from None
 
 
 def _bool(value: str) -> bool:
@@ -32,6 +43,7 @@ class Config:
     max_grading_attempts: int = 3  # grader errors retried this many times, then "error"
     reconcile_seconds: int = 15  # how often the reconciler looks for stuck submissions
     insecure_sandbox: bool = False  # grade without the sandbox (development only)
+    timezone: str = "UTC"  # the course's time zone (IANA name): every date shown and entered on the web pages
     instance_path: str = str(DEFAULT_INSTANCE.resolve())
     testing: bool = False
 
@@ -55,7 +67,15 @@ class Config:
             else:
                 values[f.name] = raw
         values.update(overrides)
+        if "timezone" in values:
+            time_zone(values["timezone"])  # a typo stops the service with one line, not at the first page
+            values["timezone"] = values["timezone"].strip()
         return cls(**values)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The course's time zone."""
+        return time_zone(self.timezone)
 
     @property
     def is_sqlite(self) -> bool:

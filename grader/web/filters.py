@@ -81,13 +81,74 @@ def value(data: Any, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def when(value: dt.datetime | None) -> str:
-    """A date and time in UTC for people: ``2025-03-07 23:59 UTC``."""
+def course_zone() -> dt.tzinfo:
+    """The course's time zone (``LOSSGRADER_TIMEZONE``); UTC outside a request or app."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        config = current_app.config.get("LOSSGRADER")
+        if config is not None:
+            return config.zone
+    return dt.timezone.utc
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def offset_text(value: dt.datetime) -> str:
+    """The UTC offset of an aware time: ``UTC`` when zero, else ``UTC+01:00`` / ``UTC-05:30``."""
+    offset = value.utcoffset() or dt.timedelta(0)
+    if not offset:
+        return "UTC"
+    sign = "+" if offset > dt.timedelta(0) else "-"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def when(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
+    """A date and time for people, in the course's time zone with its offset:
+    ``2025-03-07 23:59 UTC``, ``2025-03-07 23:59 UTC+01:00``."""
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    local = _aware(value).astimezone(zone or course_zone())
+    return f"{local:%Y-%m-%d %H:%M} {offset_text(local)}"
+
+
+def local_input(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
+    """The value of a date-and-time field: ISO 8601 ``2025-03-07T23:59`` in the course's time zone; blank for None."""
+    if value is None:
+        return ""
+    return f"{_aware(value).astimezone(zone or course_zone()):%Y-%m-%dT%H:%M}"
+
+
+def zone_label(zone: dt.tzinfo | None = None, at: dt.datetime | None = None) -> str:
+    """The course's time zone for people, with its offset ``at`` a time (now by default):
+    ``UTC``, ``Europe/Paris, UTC+01:00``."""
+    zone = zone or course_zone()
+    local = _aware(at or utcnow()).astimezone(zone)
+    name = str(getattr(zone, "key", None) or zone)
+    offset = offset_text(local)
+    return offset if name in ("UTC", offset) else f"{name}, {offset}"
+
+
+def parse_local(raw: str | None, zone: dt.tzinfo | None = None) -> dt.datetime | None:
+    """An ISO 8601 date and time typed into a form (``2025-03-07T23:59`` or ``2025-03-07 23:59``, seconds
+    optional) read in the course's time zone, or with its own offset (``+01:00``, ``Z``); aware UTC.
+
+    None when blank; ValueError when it is not such a date and time.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    if len(text) < 16 or text[10] not in "Tt ":  # a date alone is not a moment: say which minute
+        raise ValueError(f"not a date and time: {raw!r}")
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone or course_zone())
+    return parsed.astimezone(dt.timezone.utc)
 
 
 def iso(value: dt.datetime | None) -> str:
@@ -168,6 +229,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         time_left=time_left,
         when=when,
+        local_input=local_input,
         iso=iso,
         points=points,
         number=number,
@@ -176,5 +238,8 @@ def init_app(app: Flask) -> None:
         feedback_markdown=feedback_markdown,
     )
     app.jinja_env.globals.update(
-        time_left_text=time_left_text, late_policy_text=late_policy_text, instructor_home=instructor_home
+        time_left_text=time_left_text,
+        late_policy_text=late_policy_text,
+        instructor_home=instructor_home,
+        zone_label=zone_label,
     )

@@ -56,7 +56,8 @@ class Chart:
     plot_width: int = WIDTH - LEFT - RIGHT
     plot_height: int = HEIGHT - TOP - BOTTOM
     rows: list[tuple[str, int]] = field(default_factory=list)  # the data, for the table
-    note: str = ""  # said after the caption, e.g. data that the chart leaves out
+    note: str = ""  # said after the caption, e.g. where the due date is when it is outside the chart
+    empty_text: str = "No data yet."  # shown instead of the chart when there is nothing to draw: what will appear
 
     @property
     def baseline(self) -> int:
@@ -90,8 +91,10 @@ def bar_chart(
     values: Sequence[tuple[str, int]],
     tick_every: int = 1,
     highlight: Sequence[bool] | None = None,
+    tick_labels: Sequence[str] | None = None,
 ) -> Chart:
-    """Bars of ``values`` (label, count), labelled every ``tick_every`` bars."""
+    """Bars of ``values`` (label, count), labelled every ``tick_every`` bars (``tick_labels``: shorter
+    labels for the axis than the table's)."""
     top = _nice_max(max((v for _, v in values), default=0))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_width / max(1, len(values))
@@ -113,7 +116,7 @@ def bar_chart(
             )
         )
         if i % tick_every == 0:
-            x_ticks.append(Tick(round(x + slot / 2, 2), label))
+            x_ticks.append(Tick(round(x + slot / 2, 2), tick_labels[i] if tick_labels else label))
     y_ticks = []
     steps = min(top, 4)
     for k in range(steps + 1):
@@ -137,49 +140,156 @@ def histogram(chart_id: str, lab_title: str, fractions: Sequence[float], bins: i
         f"Final scores of {total} student{'s' if total != 1 else ''} with a score in {lab_title}, "
         f"in bands of {width}% of the maximum: " + ", ".join(f"{label}: {count}" for label, count in values) + "."
     )
-    return bar_chart(
+    chart = bar_chart(
         chart_id, f"Score distribution: {lab_title}", description, "final score (% of maximum)", "students", values
     )
+    chart.empty_text = (
+        "No scores yet. Once students' submissions to this lab are graded, the spread of their final scores"
+        " will appear here in bands of 10% of the maximum."
+    )
+    return chart
+
+
+#: Bin sizes the submissions chart picks from: the smallest that needs at most MAX_BINS bins.
+BIN_STEPS = (
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=3),
+    dt.timedelta(hours=6),
+    dt.timedelta(hours=12),
+    dt.timedelta(days=1),
+    dt.timedelta(days=7),
+)
+MAX_BINS = 36
+MIN_BINS = 6  # a lone submission still gets a few bars of context, not one bar as wide as the chart
+
+
+@dataclass
+class Bins:
+    """The submissions chart's bins: ``count`` bins of ``step`` from ``origin`` (aware UTC)."""
+
+    origin: dt.datetime
+    step: dt.timedelta
+    count: int
+
+    @property
+    def end(self) -> dt.datetime:
+        """Where the last bin ends."""
+        return self.origin + self.step * self.count
+
+    @property
+    def unit(self) -> str:
+        """``hour``, ``2 hours``, ``day``, ``week``."""
+        hours = int(self.step.total_seconds() // 3600)
+        if hours == 24 * 7:
+            return "week"
+        if hours == 24:
+            return "day"
+        return "hour" if hours == 1 else f"{hours} hours"
+
+
+def _floor(moment: dt.datetime, step: dt.timedelta, zone: dt.tzinfo) -> dt.datetime:
+    """The start of the bin holding ``moment``: a whole number of steps into the local day, local
+    midnight for days, Monday's midnight for weeks; aware UTC."""
+    local = moment.astimezone(zone)
+    if step >= dt.timedelta(days=1):
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if step >= dt.timedelta(days=7):
+            local -= dt.timedelta(days=local.weekday())
+    else:
+        hours = int(step.total_seconds() // 3600)
+        local = local.replace(hour=local.hour - local.hour % hours, minute=0, second=0, microsecond=0)
+    # Through the wall clock again: the offset of the bin's start may differ from the moment's (DST).
+    return local.replace(tzinfo=None).replace(tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+def timeline_bins(first: dt.datetime, last: dt.datetime, zone: dt.tzinfo = dt.timezone.utc) -> Bins:
+    """Bins from the first to the last submission: the smallest step of :data:`BIN_STEPS` that needs at
+    most :data:`MAX_BINS` bins (weeks beyond that), aligned on the course's clock, at least :data:`MIN_BINS`.
+
+    Bins are fixed lengths of time, so after a daylight-saving change a day's bin starts an hour off.
+    """
+    for step in BIN_STEPS:
+        origin = _floor(first, step, zone)
+        count = int((last - origin) // step) + 1
+        if count <= MAX_BINS:
+            break
+    return Bins(origin, step, max(count, MIN_BINS))
 
 
 def timeline(
     chart_id: str,
     lab_title: str,
-    start: dt.datetime,
-    step: dt.timedelta,
+    bins: Bins,
     counts: Sequence[int],
     due: dt.datetime | None,
-    before: int = 0,
-    after: int = 0,
+    zone: dt.tzinfo = dt.timezone.utc,
+    zone_text: str = "UTC",
 ) -> Chart:
-    """Submissions per time bucket from ``start``; a marker at ``due``; buckets after it highlighted."""
-    hours = step.total_seconds() / 3600
-    label_format = "%m-%d %H:%M" if hours < 24 else "%m-%d"
-    labels = [(start + step * i).strftime(label_format) for i in range(len(counts))]
-    highlight = [due is not None and start + step * i >= due for i in range(len(counts))]
-    tick_every = max(1, len(counts) // 8)
-    size = f"{hours:g} hour" + ("s" if hours != 1 else "") if hours < 24 else f"{hours / 24:g} day"
-    description = f"Submissions to {lab_title} per {size} (UTC), {sum(counts)} in all in the chart"
+    """Submissions per bin; a marker at ``due`` when it falls inside the bins, and bins after it highlighted.
+
+    ``zone`` is the course's time zone (labels and bins follow its clock); ``zone_text`` names it.
+    """
+    starts = [(bins.origin + bins.step * i).astimezone(zone) for i in range(len(counts))]
+    hourly = bins.step < dt.timedelta(days=1)
+    tick_format, row_format = ("%m-%d %H:%M", "%Y-%m-%d %H:%M") if hourly else ("%m-%d", "%Y-%m-%d")
+    prefix = "week of " if bins.unit == "week" else ""
+    rows = [(prefix + f"{start:{row_format}}", count) for start, count in zip(starts, counts, strict=True)]
+    ticks = [f"{start:{tick_format}}" for start in starts]
+    due_inside = due is not None and bins.origin <= due < bins.origin + bins.step * len(counts)
+    highlight = [due_inside and bins.origin + bins.step * (i + 1) > due for i in range(len(counts))]
+    total = sum(counts)
+    last_end = (bins.origin + bins.step * len(counts)).astimezone(zone)
+    description = (
+        f"Submissions to {lab_title} per {bins.unit} ({zone_text}), from {starts[0]:%Y-%m-%d %H:%M} "
+        f"to {last_end:%Y-%m-%d %H:%M}: {total} in all"
+    )
+    note = ""
     if due is not None:
-        description += f"; the due date {due.strftime('%Y-%m-%d %H:%M')} UTC is marked, later bars are late work"
-    outside = ""
-    if before or after:
-        description += f"; {before} earlier and {after} later submissions are outside the chart"
-        counted = [f"{n} {word}" for n, word in ((before, "earlier"), (after, "later")) if n]
-        outside = " and ".join(counted) + f" submission{'s' if before + after != 1 else ''} outside the chart"
+        due_text = f"{due.astimezone(zone):%Y-%m-%d %H:%M}"
+        if due_inside:
+            description += f"; the due date {due_text} is marked, and bars from it on may hold late work"
+        else:
+            where = "after the last" if due >= bins.origin else "before the first"
+            note = f"the due date, {due_text}, is {where} submission"
+            description += f"; {note}"
     chart = bar_chart(
         chart_id,
         f"Submissions over time: {lab_title}",
         description + ".",
-        "time (UTC)",
+        f"time ({zone_text})",
         "submissions",
-        list(zip(labels, counts, strict=True)),
-        tick_every=tick_every,
+        rows,
+        tick_every=max(1, math.ceil(len(counts) / 8)),
         highlight=highlight,
+        tick_labels=ticks,
     )
-    chart.note = outside
-    if due is not None and counts:
-        offset = (due - start) / step
+    chart.note = note
+    chart.empty_text = (
+        "No submissions yet. Each submission to this lab will be counted here by the hour, day or week,"
+        " with the due date marked."
+    )
+    if due_inside and due is not None:
         slot = chart.plot_width / len(counts)
-        chart.marker = Tick(round(LEFT + offset * slot, 2), "due")
+        chart.marker = Tick(round(LEFT + (due - bins.origin) / bins.step * slot, 2), "due")
     return chart
+
+
+#: The gradebook's colour scale: score bands (lower bound, as a fraction of the maximum), lightest first.
+#: One hue from light to dark (ColorBrewer "Blues"), so it reads by lightness for colour-blind readers and
+#: in greyscale; the score is always written in the cell too. Colours are in style.css (.band-0 … .band-4).
+SCORE_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8)
+
+
+def score_band(score: float | None, maximum: float | None) -> int | None:
+    """The band (0–4) of ``score`` out of ``maximum`` on :data:`SCORE_BANDS`; None without a score."""
+    if score is None or not maximum:
+        return None
+    fraction = max(0.0, min(1.0, score / maximum))
+    return max(i for i, lower in enumerate(SCORE_BANDS) if fraction >= lower)
+
+
+def band_legend() -> list[tuple[int, str]]:
+    """(band, ``"40–59%"``) for each band, for the legend beside the gradebook."""
+    bounds = [round(lower * 100) for lower in SCORE_BANDS] + [101]
+    return [(i, f"{bounds[i]}–{bounds[i + 1] - 1}%") for i in range(len(SCORE_BANDS))]

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import AuditEvent, Extension, Lab, Score, Submission, User
@@ -27,10 +27,6 @@ POLICY_FIELDS = (
     "counting",
     "unloadable_counts",
 )
-TIMELINE_BEFORE = dt.timedelta(hours=72)
-TIMELINE_AFTER = dt.timedelta(hours=24)
-TIMELINE_STEP = dt.timedelta(hours=2)
-UNDATED_DAYS = 14
 
 
 @dataclass
@@ -133,47 +129,46 @@ def score_fractions(session: Session, lab_id: str) -> list[float]:
     return [(final or 0.0) / top if top else 0.0 for final, top in _rows(session, query)]
 
 
-def _bucket(session: Session, seconds: int) -> Any:
-    """The submission's bucket number: whole ``seconds`` since the epoch."""
+def _bucket(session: Session, origin: dt.datetime, seconds: int) -> Any:
+    """The submission's bin number: whole ``seconds`` since ``origin``."""
+    first = int(origin.timestamp())
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.date_part("epoch", Submission.submitted_at) / seconds), Integer)
+        return cast(func.floor((func.date_part("epoch", Submission.submitted_at) - first) / seconds), Integer)
     # ``//``: SQLAlchemy renders ``/`` as true division (``/ (? + 0.0)``), which would group by the second
-    return cast(func.strftime("%s", Submission.submitted_at), Integer) // seconds
+    return (cast(func.strftime("%s", Submission.submitted_at), Integer) - first) // seconds
 
 
-def timeline_window(lab: Lab, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.timedelta]:
-    """(start, end, step) of the submissions chart: around the due date, or the last two weeks."""
-    if lab.due_at is not None:
-        step = TIMELINE_STEP
-        start = lab.due_at - TIMELINE_BEFORE
-        start = start - dt.timedelta(seconds=start.timestamp() % step.total_seconds())
-        return start, lab.due_at + TIMELINE_AFTER, step
-    step = dt.timedelta(days=1)
-    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + step
-    return end - step * UNDATED_DAYS, end, step
+@dataclass
+class SubmissionSpan:
+    """When a lab's first and last submissions were made, and how many there are."""
+
+    first: dt.datetime | None
+    last: dt.datetime | None
+    count: int
 
 
-def submission_counts(
-    session: Session, lab_id: str, start: dt.datetime, end: dt.datetime, step: dt.timedelta
-) -> tuple[list[int], int, int]:
-    """(submissions per bucket from start to end, how many before, how many after): two queries."""
-    seconds = int(step.total_seconds())
-    first = int(start.timestamp()) // seconds
-    buckets = int((end - start) / step)
-    bucket = _bucket(session, seconds).label("bucket")
-    in_window = (Submission.lab_id == lab_id, Submission.submitted_at >= start, Submission.submitted_at < end)
-    counts = [0] * buckets
-    for number, count in _rows(session, select(bucket, func.count()).where(*in_window).group_by(bucket)):
-        index = int(number) - first
-        if 0 <= index < buckets:
-            counts[index] += int(count)
-    before, after = _rows(
+def submission_span(session: Session, lab_id: str) -> SubmissionSpan:
+    """First and last submission times and the count: one query on the (lab_id, submitted_at) index."""
+    first, last, count = _rows(
         session,
-        select(
-            func.count().filter(Submission.submitted_at < start), func.count().filter(Submission.submitted_at >= end)
-        ).where(Submission.lab_id == lab_id),
+        select(func.min(Submission.submitted_at), func.max(Submission.submitted_at), func.count()).where(
+            Submission.lab_id == lab_id
+        ),
     ).one()
-    return counts, int(before or 0), int(after or 0)
+    return SubmissionSpan(_utc(first), _utc(last), int(count or 0))
+
+
+def submission_counts(session: Session, lab_id: str, origin: dt.datetime, step: dt.timedelta, bins: int) -> list[int]:
+    """Submissions per bin of ``step`` from ``origin``, ``bins`` bins (one grouped query)."""
+    seconds = int(step.total_seconds())
+    bucket = _bucket(session, origin, seconds).label("bucket")
+    end = origin + step * bins
+    in_window = (Submission.lab_id == lab_id, Submission.submitted_at >= origin, Submission.submitted_at < end)
+    counts = [0] * bins
+    for number, count in _rows(session, select(bucket, func.count()).where(*in_window).group_by(bucket)):
+        if 0 <= int(number) < bins:
+            counts[int(number)] += int(count)
+    return counts
 
 
 def sections(session: Session) -> list[str]:
@@ -275,3 +270,70 @@ def revoke_extension(session: Session, extension: Extension, actor: str, actor_i
     session.delete(extension)
     session.flush()
     recompute_scores(session, lab_id, user_id=user_id)
+
+
+def best_scores(session: Session, user_ids: list[int]) -> dict[tuple[int, str], float]:
+    """{(user id, lab id): the highest score of any graded attempt} for these students (one grouped query,
+    on the (user_id, lab_id, …) index); compared with the counted score in the gradebook."""
+    if not user_ids:
+        return {}
+    query = (
+        select(Submission.user_id, Submission.lab_id, func.max(Submission.score))
+        .where(Submission.user_id.in_(user_ids), Submission.status == "graded")
+        .group_by(Submission.user_id, Submission.lab_id)
+    )
+    return {(user_id, lab_id): float(best) for user_id, lab_id, best in _rows(session, query) if best is not None}
+
+
+def regradable(session: Session, lab_id: str) -> tuple[int, int]:
+    """(submissions, students) a regrade of the whole lab would run: its graded and errored submissions."""
+    submissions, students = _rows(
+        session,
+        select(func.count(), func.count(func.distinct(Submission.user_id))).where(
+            Submission.lab_id == lab_id, Submission.status.in_(("graded", "error"))
+        ),
+    ).one()
+    return int(submissions or 0), int(students or 0)
+
+
+@dataclass
+class Roster:
+    """Who is enrolled: the students shown (filtered), and counts of all of them."""
+
+    students: list[Any]  # id, username, display_name, student_number, email, section, active
+    total: int  # every student account, active or not
+    active: int
+    by_section: list[tuple[str, int]]  # active students per section ("" for none), by section name
+
+
+def roster(session: Session, search: str | None = None, section: str | None = None) -> Roster:
+    """Student accounts matching ``search`` (part of the username, name, student id or email) and ``section``,
+    by name; counts of every student per section (two queries)."""
+    query = select(
+        User.id, User.username, User.display_name, User.student_number, User.email, User.section, User.active
+    ).where(User.role == "student")
+    if section:
+        query = query.where(User.section == section)
+    if search:
+        term = search.strip().lower()
+        columns = (User.username, User.display_name, User.student_number, User.email)
+        query = query.where(or_(*(func.lower(col).contains(term, autoescape=True) for col in columns)))
+    students = sorted(
+        _rows(session, query).all(), key=lambda r: ((r.display_name or r.username).casefold(), r.username.casefold())
+    )
+    counts = _rows(
+        session,
+        select(func.coalesce(User.section, ""), User.active, func.count())
+        .where(User.role == "student")
+        .group_by(func.coalesce(User.section, ""), User.active),
+    ).all()
+    by_section: dict[str, int] = {}
+    total = active = 0
+    for name, is_active, count in counts:
+        total += count
+        if is_active:
+            active += count
+            by_section[name] = by_section.get(name, 0) + count
+    return Roster(
+        students, total, active, sorted(by_section.items(), key=lambda item: (not item[0], item[0].casefold()))
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from grader.db.models import COUNTING, LATE_POLICIES, Extension, Lab, Score, Submission, User, utcnow
 from grader.service import submissions
 from grader.web.db import get_db, get_services
+from grader.web.filters import course_zone, parse_local, when, zone_label
 from grader.web.instructor import bp, charts, queries
 
 PAGE_SIZE = 100
@@ -49,8 +50,8 @@ def _student_or_404(db: Any, user_id: int) -> User:
 
 @bp.route("/")
 def index() -> Any:
-    """The course at a glance: grading (queue, grader errors), labs, score histograms,
-    submissions around the deadline, pass rates."""
+    """The course at a glance: grading (queue, grader errors), labs; for the chosen lab its score histogram,
+    submissions over time, pass rates."""
     from grader.service.gradebook import pass_rates
 
     db = get_db()
@@ -61,9 +62,7 @@ def index() -> Any:
     rates: list[Any] = []
     if selected is not None:
         histogram = charts.histogram("histogram", selected.title, queries.score_fractions(db, selected.id))
-        start, end, step = queries.timeline_window(selected, utcnow())
-        counts, before, after = queries.submission_counts(db, selected.id, start, end, step)
-        timeline = charts.timeline("timeline", selected.title, start, step, counts, selected.due_at, before, after)
+        timeline = _timeline(db, selected)
         rates = sorted(pass_rates(db, selected.id), key=lambda r: (r.rate, r.name))
     return render_template(
         "instructor/dashboard.html",
@@ -74,6 +73,19 @@ def index() -> Any:
         timeline=timeline,
         rates=rates,
     )
+
+
+def _timeline(db: Any, lab: Lab) -> charts.Chart:
+    """The "submissions over time" chart: from the lab's first submission to its last, in the course's zone."""
+    span = queries.submission_span(db, lab.id)
+    zone, zone_text = course_zone(), zone_label()
+    if span.first is None or span.last is None:
+        now = utcnow()
+        bins = charts.timeline_bins(now, now, zone)
+        return charts.timeline("timeline", lab.title, bins, [0] * bins.count, lab.due_at, zone, zone_text)
+    bins = charts.timeline_bins(span.first, span.last, zone)
+    counts = queries.submission_counts(db, lab.id, bins.origin, bins.step, bins.count)
+    return charts.timeline("timeline", lab.title, bins, counts, lab.due_at, zone, zone_text)
 
 
 # --- gradebook -----------------------------------------------------------------------------
@@ -105,6 +117,10 @@ def gradebook() -> Any:
         "instructor/gradebook.html",
         labs=book.labs,
         rows=rows,
+        best=queries.best_scores(db, [row.user_id for row in rows]),
+        total_max=sum(lab.max_score or 0.0 for lab in book.labs),
+        band=charts.score_band,
+        legend=charts.band_legend(),
         total=len(book),
         page=page,
         pages=pages,
@@ -198,15 +214,22 @@ def regrade_student(user_id: int, lab_id: str) -> Any:
     return _regrade_page(title, changes, back)
 
 
-@bp.route("/labs/<lab_id>/regrade", methods=["POST"])
+@bp.route("/labs/<lab_id>/regrade", methods=["GET", "POST"])
 def regrade_lab(lab_id: str) -> Any:
-    """Regrade every graded submission of a lab (runs now; a large lab takes a while)."""
+    """Regrade every graded submission of a lab (runs now; a large lab takes a while).
+
+    First a confirmation page that says how many submissions it will regrade (GET, or a POST
+    without ``confirmed``); its button posts ``confirmed=yes`` with the CSRF token.
+    """
     from grader.service.submissions import regrade
 
     db = get_db()
     lab = _lab_or_404(db, lab_id)
     title = f"Regrade of {lab.title}"
     back = url_for("instructor.lab", lab_id=lab.id)
+    if request.method == "GET" or request.form.get("confirmed") != "yes":
+        count, students = queries.regradable(db, lab.id)
+        return render_template("instructor/regrade_confirm.html", lab=lab, count=count, students=students, back=back)
     db.close()
     try:
         changes = regrade(get_services(), lab_id, actor=actor())
@@ -219,16 +242,14 @@ def regrade_lab(lab_id: str) -> Any:
 
 
 def parse_time(raw: str | None) -> dt.datetime | None:
-    """A ``datetime-local`` value (read as UTC) or ISO 8601 with a timezone; None when blank. ValueError if bad."""
-    text = (raw or "").strip()
-    if not text:
-        return None
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    """A date and time typed in ISO 8601 (``2025-03-07T23:59``), read in the course's time zone unless it
+    gives its own offset; aware UTC, None when blank. ValueError if it is not one."""
+    return parse_local(raw, course_zone())
+
+
+def _time_format() -> str:
+    """How a date and time must be typed, for error messages."""
+    return f"YYYY-MM-DDTHH:MM, {zone_label()}"
 
 
 def _policy_from_form(form: Any) -> tuple[dict[str, Any], list[str]]:
@@ -238,7 +259,7 @@ def _policy_from_form(form: Any) -> tuple[dict[str, Any], list[str]]:
         try:
             values[key] = parse_time(form.get(key))
         except ValueError:
-            problems.append(f"{label}: not a date and time (YYYY-MM-DDTHH:MM, UTC).")
+            problems.append(f"{label}: not a date and time ({_time_format()}).")
     policy = form.get("late_policy", "none")
     if policy not in LATE_POLICIES:
         problems.append("Late policy: choose one of the options.")
@@ -279,10 +300,13 @@ def _policy_from_form(form: Any) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
-def _setting_text(value: Any) -> str:
-    """A setting's value in a flash message: ``yes``/``no`` for a switch, ``none`` when unset."""
+def _setting_text(value: Any, key: str = "") -> str:
+    """A setting's value in a flash message: ``yes``/``no`` for a switch, ``none`` when unset, a date
+    in the course's time zone."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key.endswith("_at") and isinstance(value, str):
+        return when(dt.datetime.fromisoformat(value))
     return str(value) if value not in (None, "") else "none"
 
 
@@ -304,7 +328,7 @@ def lab(lab_id: str) -> Any:
             db.commit()
             if changed:
                 for key, (old, new) in changed.items():
-                    flash(f"{key}: {_setting_text(old)} → {_setting_text(new)}", "success")
+                    flash(f"{key}: {_setting_text(old, key)} → {_setting_text(new, key)}", "success")
                 flash("Scores recomputed.", "success")
             else:
                 flash("Nothing changed.", "info")
@@ -336,13 +360,13 @@ def grant_extension() -> Any:
     except ValueError:
         until = None
     if until is None:
-        flash("Give the new due date and time (UTC).", "error")
+        flash(f"Give the new due date and time ({_time_format()}).", "error")
         return redirect(back, code=303)
     reason = (request.form.get("reason") or "").strip()[:2000]
     old = queries.grant_extension(db, person, found, until, reason, actor(), current_user.id)
     db.commit()
-    before = f" (was {old['due_at']})" if old else ""
-    flash(f"{person.username}: {found.id} due {until.isoformat()}{before}. Score recomputed.", "success")
+    before = f" (was {when(dt.datetime.fromisoformat(old['due_at']))})" if old else ""
+    flash(f"{person.username}: {found.id} due {when(until)}{before}. Score recomputed.", "success")
     if found.due_at is not None and until <= found.due_at:
         flash("Note: that is not later than the lab's own due date.", "info")
     return redirect(back, code=303)
@@ -367,7 +391,8 @@ def revoke_extension(extension_id: int) -> Any:
 
 @bp.route("/roster", methods=["GET", "POST"])
 def roster() -> Any:
-    """Import a CSV roster: every row checked first; problems listed per row, nothing imported then."""
+    """Who is enrolled, and a CSV roster import: every row checked first; problems listed per row, nothing
+    imported then."""
     from grader.service.roster import RosterError, import_roster
 
     report = None
@@ -393,7 +418,54 @@ def roster() -> Any:
                 else:
                     db.rollback()
                     status = 422
-    return render_template("instructor/roster.html", report=report, problem=problem), status
+    return _roster_page(report, problem), status
+
+
+def _roster_page(report: Any, problem: str | None) -> str:
+    """The roster page: who is enrolled (search, section, pages of 100), counts, and the import form."""
+    db = get_db()
+    section = request.args.get("section") or None
+    search = (request.args.get("q") or "").strip()[:200] or None
+    enrolled = queries.roster(db, search=search, section=section)
+    pages = max(1, math.ceil(len(enrolled.students) / PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+
+    def link(**changes: Any) -> str:
+        args = {"section": section, "q": search, "page": page, **changes}
+        return url_for("instructor.roster", **{k: v for k, v in args.items() if v not in (None, "", 1)})
+
+    return render_template(
+        "instructor/roster.html",
+        report=report,
+        problem=problem,
+        roster=enrolled,
+        students=enrolled.students[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        shown=len(enrolled.students),
+        page=page,
+        pages=pages,
+        section=section,
+        search=search or "",
+        sections=queries.sections(db),
+        link=link,
+    )
+
+
+#: The sample roster offered for download: every recognised column, two made-up students.
+SAMPLE_ROSTER = (
+    "student_id,username,name,email,section,sis_user_id,sis_login_id\r\n"
+    "1001,ada,Ada Lovelace,ada@example.org,A,SIS1001,ada\r\n"
+    "1002,alan,Alan Turing,alan@example.org,B,SIS1002,alan\r\n"
+)
+
+
+@bp.route("/roster/sample.csv")
+def roster_sample() -> Response:
+    """A sample roster CSV: the columns the import recognises, with two example rows."""
+    return Response(
+        SAMPLE_ROSTER,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="lossgrader-roster-sample.csv"'},
+    )
 
 
 def _csv(writer: Any, name: str) -> Response:
