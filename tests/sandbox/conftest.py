@@ -35,8 +35,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("the sandbox tests must run here (CI), but Linux, root or pyseccomp is missing")
 
 
+_UID_BLOCKS = 4096
+_uid_lock: list[int] = []  # the lock file of this session's uids, held until the process ends
+
+
+def _claim_uid_base() -> int:
+    """The first of 512 uids no other pytest process on this host is using.
+
+    A block per process, held by a flock (a pid modulo the block count alone could
+    collide with a concurrent session, whose runners' processes the per-uid checks
+    would then see); the lock goes away with the process, however it ends.
+    """
+    import fcntl
+
+    directory = "/run/lossgrader-test-uids" if os.access("/run", os.W_OK) else "/tmp/lossgrader-test-uids"
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for step in range(_UID_BLOCKS):
+        block = (os.getpid() + step) % _UID_BLOCKS
+        fd = os.open(os.path.join(directory, f"{block}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _uid_lock.append(fd)
+        return 100_000 + block * 512
+    raise RuntimeError(f"every block of test uids in {directory} is taken")
+
+
 #: This test session's uids: UID_BASE .. UID_BASE + 511, in blocks of 64 per runner.
-UID_BASE = 100_000 + (os.getpid() % 4096) * 512
+UID_BASE = _claim_uid_base() if SANDBOX_OK else 100_000
 
 LIMITS = RunLimits(wall_seconds=10, cpu_seconds=5, memory_mib=256, output_bytes=4000)
 

@@ -61,6 +61,41 @@ def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-unty
     return predicate()
 
 
+def settled_faults(pids: list[int]) -> int:
+    """The page faults of ``pids`` once they all wait (state S) and the count stays put for 0.1 s."""
+
+    def steady() -> bool:
+        if not all(proc_status(p).get("State", "S").startswith("S") for p in pids):
+            return False
+        before = minor_faults(pids)
+        time.sleep(0.1)
+        return minor_faults(pids) == before
+
+    assert wait_until(steady), "the spares never settled"
+    return minor_faults(pids)
+
+
+#: Runnable tasks in a stand-in /proc/loadavg: none besides the fork server, or more than any machine's CPUs.
+IDLE, BUSY = 1, 10_000
+
+
+@pytest.fixture()
+def loadavg(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """``loadavg(runnable)`` sets what runners started in this test read as /proc/loadavg (idle at first),
+    so that warm-ups depend on the test, not on whatever else this machine is running."""
+    from grader.sandbox import runner as runner_module
+
+    path = tmp_path / "loadavg"
+
+    def write(runnable: int) -> None:
+        path.write_text(f"0.00 0.00 0.00 {runnable}/100 1\n")
+
+    write(IDLE)
+    real = runner_module.zygote_config
+    monkeypatch.setattr(runner_module, "zygote_config", lambda: {**real(), "loadavg": str(path)})
+    return write
+
+
 @pytest.fixture()
 def fresh():  # type: ignore[no-untyped-def]
     from grader.sandbox import SandboxRunner
@@ -81,12 +116,15 @@ def test_a_fast_submission_is_not_held_up_by_slow_ones(fresh) -> None:
         finished[name] = time.monotonic() - started
 
     threads = [threading.Thread(target=go, args=(n, s)) for n, s in (("slow1", 2.5), ("slow2", 2.5), ("fast", 0.0))]
-    for thread in threads:
+    for thread in threads[:2]:
         thread.start()
-        time.sleep(0.05)  # the slow ones take their slots first
+    assert wait_until(lambda: fresh._free == 1)  # the slow ones hold two of the three slots
+    threads[2].start()
     for thread in threads:
         thread.join()
-    assert finished["fast"] < 1.5 < 2.5 <= finished["slow1"]
+    # Ordered, not timed: the fast one was not queued behind the slow ones, however loaded the machine.
+    assert finished["fast"] < min(finished["slow1"], finished["slow2"])
+    assert min(finished["slow1"], finished["slow2"]) >= 2.5
 
 
 def test_many_threads_get_their_own_results(runner) -> None:
@@ -118,7 +156,7 @@ def test_a_run_survives_the_fork_server_dying_under_it(fresh) -> None:
         target=lambda: result.update(report=fresh.run(SLEEPY, ["f"], [Call("nap", "f", (0.5,))], LIMITS))
     )
     thread.start()
-    time.sleep(0.2)
+    assert wait_until(lambda: fresh._free == fresh.slots - 1)  # the run holds its slot: it is under way
     os.kill(first, signal.SIGKILL)
     thread.join(15)
     assert result["report"].outcomes[0].status == "ok"  # retried on a fresh server
@@ -186,7 +224,7 @@ def test_output_without_a_final_newline_survives_the_early_finish(runner) -> Non
         assert sorted(report.output) == sorted("a" * 100 + "b")
 
 
-def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
+def test_idle_spares_warm_up_and_keep_the_same_memory_allowance(loadavg) -> None:
     from grader.sandbox import SandboxRunner
 
     source = (
@@ -210,15 +248,16 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
             runner.start()
             assert wait_until(lambda: len(processes_with_uids(uids)) == 2 * runner.spares)  # init + student each
             spares = processes_with_uids(uids)
-            if mode == "never":
-                time.sleep(0.2)  # idle: the spares stay as they are
-                cold_spares = minor_faults(spares)
-            else:  # idle: the spares warm up, once no other work wants every CPU
+            if mode == "never":  # the spares stay as they are once made
+                cold_spares = settled_faults(spares)
+            else:  # idle: the spares warm up, since no other work wants every CPU (the stand-in loadavg)
                 floor = cold_spares + 400
                 assert wait_until(lambda pids=spares, floor=floor: minor_faults(pids) > floor)
             report = runner.run(source, ["f"], [Call("c", "f", ())], LIMITS)
             assert report.outcomes[0].status == "ok", report.outcomes[0]
             seen[mode] = report.outcomes[0].value.tolist()
+        # The next runner has the same uids: none of these may be counted among its spares.
+        assert wait_until(lambda: processes_with_uids(uids) == [], 30)
     (cold_faults, cold_limit, *cold_room), (warm_faults, warm_limit, *warm_room) = seen["never"], seen["idle"]
     assert warm_faults > cold_faults + 200  # the warm-up touched pages before the job
     # The warm-up's heap lies in the reserve that every child makes, so the limits are
@@ -228,12 +267,11 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance() -> None:
     assert cold_room == warm_room == [200 << 20, 1.0]  # 200 MiB fit, 300 MiB do not
 
 
-def test_spares_do_not_warm_up_while_other_work_wants_every_cpu() -> None:
+def test_spares_do_not_warm_up_while_other_work_wants_every_cpu(loadavg) -> None:
     """A warm-up costs a couple of ms of CPU per spare: in an idle pool on a busy machine
     (a web worker at a deadline) it would take them from that work, so it waits for
-    the CPUs to be free. Watched from outside, by the spares' page faults."""
-    import multiprocessing
-
+    the CPUs to be free. Watched from outside, by the spares' page faults; the load is
+    a stand-in /proc/loadavg, since this machine's real load is not the test's to set."""
     from grader.sandbox import SandboxRunner
 
     uids = range(UID_BASE + 330, UID_BASE + 340)
@@ -245,36 +283,20 @@ def test_spares_do_not_warm_up_while_other_work_wants_every_cpu() -> None:
         return processes_with_uids(uids)
 
     with SandboxRunner(slots=1, uid_base=uids.start, prefault="never") as runner:
+        cold = settled_faults(spares_made(runner))  # what two spares that never warm up have touched
+    # The next runner has the same uids: none of these may be counted among its spares.
+    assert wait_until(lambda: processes_with_uids(uids) == [], 30)
+
+    loadavg(BUSY)  # more runnable tasks than CPUs, before the fork server starts
+    with SandboxRunner(slots=1, uid_base=uids.start) as runner:
         spares = spares_made(runner)
-        time.sleep(0.3)
-        cold = minor_faults(spares)  # what two spares that never warm up have touched
-
-    context = multiprocessing.get_context("fork")
-    # One busy process per CPU the fork server may use, before it starts.
-    spinners = [context.Process(target=_spin, daemon=True) for _ in os.sched_getaffinity(0)]
-    for spinner in spinners:
-        spinner.start()
-    try:
-        with SandboxRunner(slots=1, uid_base=uids.start) as runner:
-            spares = spares_made(runner)
-            time.sleep(0.5)  # idle pool, busy CPUs: no warm-up
-            assert minor_faults(spares) < cold + 200
-            for spinner in spinners:
-                spinner.kill()
-                spinner.join()
-            # The CPUs are free now: the spares warm up (a few hundred faults each).
-            assert wait_until(lambda: minor_faults(spares) > cold + 400)
-            report = runner.run(SLEEPY, ["f"], [Call("c", "f", (0.0,))], LIMITS)
-            assert report.outcomes[0].status == "ok", report.outcomes[0]
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.join()
-
-
-def _spin() -> None:
-    while True:
-        pass
+        time.sleep(0.5)  # idle pool, busy CPUs: no warm-up (it looks every 10 ms)
+        assert minor_faults(spares) < cold + 200
+        loadavg(IDLE)
+        # The CPUs are free now: the spares warm up (a few hundred faults each).
+        assert wait_until(lambda: minor_faults(spares) > cold + 400)
+        report = runner.run(SLEEPY, ["f"], [Call("c", "f", (0.0,))], LIMITS)
+        assert report.outcomes[0].status == "ok", report.outcomes[0]
 
 
 def test_fresh_arrays_land_on_huge_pages(runner) -> None:

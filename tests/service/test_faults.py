@@ -1,7 +1,9 @@
 """Fault tests with real processes: a worker killed mid-grade, PostgreSQL restarted, Redis down.
 
 Each is bounded in time. The PostgreSQL and Redis that get stopped are private ones
-started here (on free ports), never the shared servers other tests are using.
+started here, never the shared servers other tests are using. They listen on Unix
+sockets in private folders: a free TCP port can be taken by another process between
+choosing it and (re)starting the server on it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,12 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 SLOW = "import time\n\ntime.sleep(1.0)  # at load time: the worker is busy for a while\n\n" + CORRECT
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
@@ -137,19 +132,31 @@ def workers(tmp_path: Path) -> Iterator[Callable[[str, str], Worker]]:
 
 
 @contextlib.contextmanager
-def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A private redis-server on ``port`` (no persistence), stopped on exit."""
+def redis_server(path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A private redis-server on the Unix socket ``path`` (no TCP, no persistence), stopped on exit."""
     import redis
 
     binary = shutil.which("redis-server")
     if binary is None:
         fail_or_skip("redis-server is not installed")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(path),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    client = redis.Redis(port=port, socket_connect_timeout=1)
+    client = redis.Redis(unix_socket_path=str(path), socket_connect_timeout=1)
 
     def up() -> bool:
         try:
@@ -200,7 +207,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     root.chmod(0o755)
     if user:
         shutil.chown(root, user)
-    port = free_port()
+    port = 5432  # only names the socket file in the private folder: no TCP
     prefix = ["runuser", "-u", user, "--"] if user else []
     data = root / "data"
     try:
@@ -210,10 +217,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             capture_output=True,
             timeout=120,
         )
-        settings = f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root}'\nfsync = off\n"
+        settings = f"port = {port}\nlisten_addresses = ''\nunix_socket_directories = '{root}'\nfsync = off\n"
         with (data / "postgresql.conf").open("a") as conf:  # every start uses them, not only the first
             conf.write(settings)
-        cluster = PrivatePostgres(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data, bindir, user)
+        url = f"postgresql+psycopg://postgres@/postgres?host={root}&port={port}"
+        cluster = PrivatePostgres(url, data, bindir, user)
         cluster.ctl("-l", str(root / "log"), "start")
     except (OSError, subprocess.SubprocessError) as exc:
         shutil.rmtree(root, ignore_errors=True)
@@ -243,7 +251,7 @@ def test_worker_killed_mid_grade_is_graded_exactly_once(
             wait_for("the worker to start grading", lambda: status(services, submission.id) == "running", 60)
         except AssertionError:
             raise AssertionError(f"worker log:\n{first.tail()}") from None
-        time.sleep(0.5)
+        # Killed as soon as it is grading: its file sleeps 1 s as it loads, so it cannot have finished.
         first.kill(signal.SIGKILL)  # the whole process group, mid-grade
         killed = get_submission(services, submission.id)
         assert killed.status == "running" and killed.grading_attempts == 1
@@ -323,16 +331,16 @@ def test_postgres_restart_during_a_burst_loses_nothing(private_postgres: Private
 
 
 def test_redis_down_submissions_are_kept_and_graded_later(
-    database_url: str, workers: Callable[[str, str], Worker]
+    database_url: str, workers: Callable[[str, str], Worker], tmp_path: Path
 ) -> None:
-    port = free_port()
-    broker_url = f"redis://127.0.0.1:{port}/0"
+    path = tmp_path / "redis.sock"
+    broker_url = f"unix://{path}?db=0"
     config = TestConfig(database_url=database_url, broker_url=broker_url)
     services = open_services(config, dispatcher=DramatiqDispatcher(broker_url))
     try:
         sync_labs(services)
         user = add_user(services)
-        with redis_server(port):
+        with redis_server(path):
             worker = workers(database_url, broker_url)
             warm = submit(services, user, LAB, CORRECT)
             try:
@@ -351,7 +359,7 @@ def test_redis_down_submissions_are_kept_and_graded_later(
         time.sleep(1.5)
         assert {status(services, i) for i in kept} == {"queued"}
         assert worker.process.poll() is None  # the worker survives the outage
-        with redis_server(port):  # back: the worker's reconciler dispatches them again
+        with redis_server(path):  # back: the worker's reconciler dispatches them again
             try:
                 wait_for(
                     "the kept submissions to be graded", lambda: all(status(services, i) == "graded" for i in kept), 60

@@ -88,40 +88,57 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def _serve(folder: Path, env: dict[str, str], attempt: int) -> tuple[subprocess.Popen[bytes], str, Path] | None:
+    """Start ``lossgrader serve`` on a free port; (process, url, log) once it answers, None if the
+    port was taken between choosing and binding it (the caller tries another)."""
+    port = _free_port()
+    folder = folder / f"try{attempt}"  # a fresh database each time: the demo passwords are printed only once
+    folder.mkdir()
+    env = {
+        **env,
+        "LOSSGRADER_DATABASE_URL": f"sqlite:///{folder / 'serve.db'}",
+        "LOSSGRADER_INSTANCE_PATH": str(folder / "instance"),
+    }
+    log = folder / "serve.log"
+    command = [str(Path(sys.executable).with_name("lossgrader")), "serve", "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, "--workers", "1", "--threads", "8"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    # Ours once it says it runs (said after binding): until then the port may be someone else's.
+    while f"running at {url}/" not in (text := log.read_text(errors="replace")) or not _healthy(url):
+        if "Connection in use" in text:
+            _stop(process)
+            return None
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            pytest.fail(f"lossgrader serve did not start:\n{text[-4000:]}")
+        time.sleep(0.3)
+    return process, url, log
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``lossgrader serve`` on a free port and a fresh SQLite file; the demo passwords it printed."""
     folder = tmp_path_factory.mktemp("serve")
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
     if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):  # only for machines where the sandbox cannot run
         env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
     env.update(
-        LOSSGRADER_DATABASE_URL=f"sqlite:///{folder / 'serve.db'}",
-        LOSSGRADER_INSTANCE_PATH=str(folder / "instance"),
         COLUMNS="200",  # the demo-accounts table must not wrap
         PYTHONUNBUFFERED="1",
     )
-    log = folder / "serve.log"
-    command = [
-        str(Path(sys.executable).with_name("lossgrader")),
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-    ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    started = None
+    for attempt in range(5):
+        started = _serve(folder, env, attempt)
+        if started:
+            break
+    if started is None:
+        pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
+    process, url, log = started
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"lossgrader serve did not start:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.3)
         passwords = {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
         assert {"demo-instructor", "demo-student1"} <= passwords.keys(), log.read_text(errors="replace")[-4000:]
         yield Server(url, passwords, log)
