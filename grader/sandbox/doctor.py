@@ -3,10 +3,15 @@
 :func:`check` starts a sandbox and runs a probe submission in it (with the audit hook
 off, so that it meets the real walls, not the friendly messages). The probe reports
 what it can see and do from the inside (uids, limits, files, fork, sockets, mknod),
-while the doctor, as root, looks at the same process from the outside
-(``/proc/<pid>/status``, ``ns/*``, ``mountinfo``, ``environ``, ``fd``). A second
-probe runs in other namespaces than the first, and dies when the fork server is
-killed under it. Nothing is assumed from configuration.
+while the doctor looks at the same process from the outside (``/proc/<pid>/status``,
+``ns/*``, ``uid_map``, ``cgroup``, ``mountinfo``, ``environ``, ``fd``): as root in the
+``root`` mode; in the ``userns`` mode as the service's user, which owns the runs' user
+namespaces. A second probe runs in other namespaces than the first, and dies when the
+fork server is killed under it. Nothing is assumed from configuration.
+
+Which protections are required depends on the mode (:func:`required`): the ``userns``
+mode needs a user namespace per run (the root mode switches real uids instead); per-run
+cgroups are reported but never required (rlimits cap every run either way).
 
 :func:`require_secure` and :func:`make_runner` turn that into a decision: the sandbox,
 or an error with a one-line reason, or, only with the insecure setting
@@ -26,7 +31,8 @@ import time
 from dataclasses import dataclass
 
 from grader.grading.runner import Call, RunLimits, Runner, SubprocessRunner, child_environment
-from grader.sandbox.runner import SandboxRunner, SandboxUnavailable
+from grader.sandbox import cgroup
+from grader.sandbox.runner import SandboxRunner, SandboxUnavailable, sandbox_mode
 
 INSECURE_ENV = "LOSSGRADER_INSECURE_SANDBOX"
 
@@ -39,6 +45,11 @@ class Protection:
     active: bool
     detail: str
     stops: str
+    required: bool | None = None  # whether untrusted code may not run without it; None: as required() says
+
+    def __post_init__(self) -> None:
+        if self.required is None:
+            object.__setattr__(self, "required", self.name in required(sandbox_mode()))
 
 
 #: name -> what it stops, in report order.
@@ -48,10 +59,12 @@ STOPS = {
     "mount namespace": "mounts and /tmp shared with the host or with other runs",
     "ipc namespace": "System V IPC and POSIX message queues shared with the host",
     "uts namespace": "changing the host's name",
+    "user namespace": "capabilities or uids that count outside the run; remounting the jail writable (locked)",
     "filesystem view": "reading the project, fixtures, reference code, database files, /proc",
     "read-only root": "writing anything that outlives the run (Python, NumPy, the tree)",
     "private /tmp": "files shared between runs or left behind; filling the disk",
     "rlimits": "exhausting CPU, memory, file size, descriptors, processes; core dumps",
+    "cgroup limits": "page cache, /tmp and threads beyond the run's share; more than an equal share of CPU",
     "uid drop": "acting as root or as the grader; touching other runs' processes",
     "no_new_privs": "gaining privileges through set-uid programs or file capabilities",
     "seccomp": "exec, fork, sockets, ptrace, mount, bpf, io_uring, keyrings, raw kernel calls",
@@ -61,8 +74,23 @@ STOPS = {
     "descriptor hygiene": "writing to or reading from the grader's files, sockets and pipes",
     "audit hook": "nothing (the walls above do); turns refusals into clear messages",
 }
-#: Everything but the audit hook, which only words the refusals.
-REQUIRED = frozenset(STOPS) - {"audit hook"}
+#: Never required: the audit hook only words the refusals; cgroups add to the rlimits, where delegated.
+OPTIONAL = frozenset({"audit hook", "cgroup limits"})
+#: Required in the root mode (each run switches to a real uid of its own instead of a user namespace).
+REQUIRED = frozenset(STOPS) - OPTIONAL - {"user namespace"}
+
+
+#: What each mode is, for the doctor's report.
+MODES = {
+    "root": "the grader is root; each run switches to a uid of its own",
+    "userns": "the grader is unprivileged; each run gets a user namespace of its own",
+}
+
+
+def required(mode: str) -> frozenset[str]:
+    """The protections without which the sandbox refuses untrusted code, in ``mode`` ("root" or "userns")."""
+    return REQUIRED if mode == "root" else frozenset(STOPS) - OPTIONAL
+
 
 _ALLOWED_ENV = frozenset(child_environment())
 
@@ -163,16 +191,16 @@ def _gone(pid: int) -> bool:
     return not state or state.startswith(("Z", "X"))
 
 
-def _unavailable(reason: str) -> list[Protection]:
-    return [Protection(name, False, reason, stops) for name, stops in STOPS.items()]
+def _unavailable(reason: str, mode: str = "root") -> list[Protection]:
+    needed = required(mode)
+    return [Protection(name, False, reason, stops, name in needed) for name, stops in STOPS.items()]
 
 
 def check() -> list[Protection]:
-    """Probe every protection on this machine, now. Takes a second or two."""
+    """Probe every protection on this machine, now, in the mode this user gets. Takes a second or two."""
     if sys.platform != "linux":
         return _unavailable("needs Linux")
-    if os.geteuid() != 0:
-        return _unavailable("needs root (namespaces, mounts and uid switching)")
+    mode = sandbox_mode()
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     forbidden = [
         os.path.join(package_root, "grader"),
@@ -192,7 +220,7 @@ def check() -> list[Protection]:
         runner = SandboxRunner(slots=1, audit_hook=False)
         runner.start()
     except SandboxUnavailable as exc:
-        return _unavailable(str(exc))
+        return _unavailable(str(exc), mode)
     try:
         found, first = _inspect(runner, forbidden)
         found["pdeathsig"], second = _probe_pdeathsig(runner)
@@ -201,10 +229,14 @@ def check() -> list[Protection]:
                 found[name] = (False, f"two runs share {first.get(kind)}")
         found["audit hook"] = _probe_audit_hook()
     except Exception as exc:  # a broken sandbox must read as "not protected"
-        return _unavailable(f"the probe failed: {type(exc).__name__}: {exc}")
+        return _unavailable(f"the probe failed: {type(exc).__name__}: {exc}", mode)
     finally:
         runner.close()
-    return [Protection(name, *found.get(name, (False, "not probed")), stops=stops) for name, stops in STOPS.items()]
+    needed = required(mode)
+    return [
+        Protection(name, *found.get(name, (False, "not probed")), stops=stops, required=name in needed)
+        for name, stops in STOPS.items()
+    ]
 
 
 _NAMESPACES = (
@@ -213,6 +245,7 @@ _NAMESPACES = (
     ("mnt", "mount namespace"),
     ("ipc", "ipc namespace"),
     ("uts", "uts namespace"),
+    ("user", "user namespace"),
 )
 
 
@@ -251,9 +284,12 @@ def _inspect(runner: SandboxRunner, forbidden: list[str]) -> tuple[dict[str, tup
             "status": _status_fields(student),
             "init_status": _status_fields(init),
             "ns": {
-                k: (_ns(student, k), _ns(init, k), _ns("self", k), _ns(runner.zygote_pid or 0, k))
-                for k in ("pid", "net", "mnt", "ipc", "uts")
+                k: (_ns(student, k), _ns(init, k), _ns("self", k), _ns(runner.server_pid or 0, k))
+                for k, _name in _NAMESPACES
             },
+            "mode": runner.mode,
+            "uid_map": _read(f"/proc/{student}/uid_map"),
+            "cgroup": _cgroup_limits(student, runner.cgroup_path),
             "mountinfo": _read(f"/proc/{student}/mountinfo"),
             "environ": _read(f"/proc/{student}/environ"),
             "fds": sorted(os.listdir(f"/proc/{student}/fd")),
@@ -273,6 +309,24 @@ def _inspect(runner: SandboxRunner, forbidden: list[str]) -> tuple[dict[str, tup
     return _judge(inside, outside), _namespaces(student) if outside else {}
 
 
+def _cgroup_limits(pid: int, base: str | None) -> tuple[bool, str]:
+    """The caps on ``pid``'s own cgroup, if it has one in the runner's folder ``base``."""
+    why = cgroup.why_unavailable(base) if base else cgroup.why_unavailable(os.environ.get(cgroup.ENV))
+    if base is None or why:
+        return False, f"rlimits only: {why or 'the runner made no cgroup folder'}"
+    line = next((x for x in _read(f"/proc/{pid}/cgroup").splitlines() if x.startswith("0::")), "0::")
+    relative = line[3:].strip()
+    if os.path.basename(os.path.dirname(relative)) != os.path.basename(base):
+        return False, f"the run is in cgroup {relative or '?'}, not one of its own under {base}"
+    folder = os.path.join(base, os.path.basename(relative))
+    values = {name: _read(os.path.join(folder, name)).strip() for name in ("memory.max", "pids.max", "cpu.weight")}
+    if values["memory.max"] in ("", "max") or values["pids.max"] in ("", "max"):
+        return False, f"{folder}: memory.max {values['memory.max'] or '?'}, pids.max {values['pids.max'] or '?'}"
+    weight = f", cpu.weight {values['cpu.weight']}" if values["cpu.weight"] else ""
+    memory = int(values["memory.max"]) >> 20
+    return True, f"a cgroup per run: memory.max {memory} MiB, pids.max {values['pids.max']}{weight}"
+
+
 def _judge(inside: dict, outside: dict) -> dict[str, tuple[bool, str]]:
     """Turn raw observations into verdicts with a short detail each."""
     if not inside or not outside:
@@ -290,6 +344,18 @@ def _judge(inside: dict, outside: dict) -> dict[str, tuple[bool, str]]:
         found["network namespace"] = (False, f"socket() gave {inside.get('socket')}")
     if inside.get("hostname") != "sandbox":
         found["uts namespace"] = (False, f"hostname is {inside.get('hostname')!r}")
+    userns = outside.get("mode") == "userns"
+    if not userns:
+        found["user namespace"] = (False, "not used in the root mode: each run has a real uid of its own instead")
+    elif found["user namespace"][0]:
+        lines = [line.split() for line in outside.get("uid_map", "").splitlines() if line.strip()]
+        one = len(lines) == 1 and len(lines[0]) == 3 and lines[0][0] != "0" and lines[0][2] == "1"
+        found["user namespace"] = (
+            (True, f"{found['user namespace'][1]}; maps uid {lines[0][0]} to the service's {lines[0][1]} only")
+            if one
+            else (False, f"uid_map {outside.get('uid_map', '').strip()!r}")
+        )
+    found["cgroup limits"] = tuple(outside.get("cgroup", (False, "not probed")))  # type: ignore[assignment]
 
     mounts = [line.split() for line in outside["mountinfo"].splitlines()]
     by_point = {m[4]: m for m in mounts if len(m) > 5}
@@ -358,23 +424,53 @@ def _judge(inside: dict, outside: dict) -> dict[str, tuple[bool, str]]:
     uids = status.get("Uid", "").split()
     gids = status.get("Gid", "").split()
     caps = status.get("CapEff", "?")
-    uid_ok = (
-        uids
-        and all(u == uids[0] for u in uids)
-        and uids[0] not in ("0", str(os.getuid()))
-        and gids
-        and gids[0] != "0"
-        and not status.get("Groups")
-        and caps.strip("0") == ""
-        and status.get("CapPrm", "").strip("0") == ""
-        and inside.get("setuid") == "EPERM"
-    )
-    found["uid drop"] = (
-        bool(uid_ok),
-        f"uid {uids[0] if uids else '?'}, gid {gids[0] if gids else '?'}, no groups, no capabilities"
-        if uid_ok
-        else f"Uid {uids}, Gid {gids}, CapEff {caps}",
-    )
+    no_caps = caps.strip("0") == "" and status.get("CapPrm", "").strip("0") == ""
+    if userns:
+        # Outside its user namespace a run has the service's (unprivileged) uid; inside, one of
+        # its own that is not root, and root is not even mapped there. The namespace's creator
+        # had every capability in it: the bounding set must be empty too.
+        no_caps = no_caps and status.get("CapBnd", "").strip("0") == ""
+        inner = inside.get("resuid", [])
+        groups = status.get("Groups", "").split()
+        uid_ok = (
+            uids
+            and all(u == uids[0] for u in uids)
+            and uids[0] != "0"
+            and gids
+            and gids[0] != "0"
+            and inner
+            and len(set(inner)) == 1
+            and inner[0] != 0
+            and set(groups) <= {gids[0]}
+            and no_caps
+            and inside.get("setuid") in ("EPERM", "EINVAL")
+        )
+        detail = (
+            f"uid {inner[0] if inner else '?'} in the run's user namespace (the service's {uids[0] if uids else '?'} "
+            "outside), no other groups, no capabilities"
+        )
+        if not uid_ok and groups and not set(groups) <= {gids[0] if gids else ""}:
+            detail = f"the service's user has supplementary groups {groups}: run it as a user without any"
+        elif not uid_ok:
+            detail = f"Uid {uids}, inside {inner}, Groups {groups}, CapEff {caps}, setuid(0) {inside.get('setuid')}"
+        found["uid drop"] = (bool(uid_ok), detail)
+    else:
+        uid_ok = (
+            uids
+            and all(u == uids[0] for u in uids)
+            and uids[0] not in ("0", str(os.getuid()))
+            and gids
+            and gids[0] != "0"
+            and not status.get("Groups")
+            and no_caps
+            and inside.get("setuid") == "EPERM"
+        )
+        found["uid drop"] = (
+            bool(uid_ok),
+            f"uid {uids[0] if uids else '?'}, gid {gids[0] if gids else '?'}, no groups, no capabilities"
+            if uid_ok
+            else f"Uid {uids}, Gid {gids}, CapEff {caps}",
+        )
     found["no_new_privs"] = (status.get("NoNewPrivs") == "1", f"NoNewPrivs: {status.get('NoNewPrivs')}")
     sec_ok = (
         status.get("Seccomp") == "2"
@@ -450,15 +546,18 @@ def _probe_audit_hook() -> tuple[bool, str]:
 def format_report(protections: list[Protection]) -> str:
     """A plain-text table: protection, on/OFF, what was seen, what it stops."""
     rows = [("protection", "", "seen", "stops")]
-    rows += [(p.name, "on" if p.active else "OFF", p.detail, p.stops) for p in protections]
+    # "OFF" where the mode requires it (the grader then refuses), "off" where it does not.
+    rows += [(p.name, "on" if p.active else "OFF" if p.required else "off", p.detail, p.stops) for p in protections]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = []
     for i, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(widths[j]) if j < 3 else cell for j, cell in enumerate(row)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 5)
-    missing = [p.name for p in protections if p.name in REQUIRED and not p.active]
+    missing = [p.name for p in protections if p.required and not p.active]
     lines.append("")
+    optional = [p.name for p in protections if not p.required]
+    lines.append(f"mode: {sandbox_mode()} ({MODES[sandbox_mode()]}); not required here: {', '.join(optional)}")
     lines.append("secure: yes" if not missing else f"secure: NO (missing: {', '.join(missing)})")
     return "\n".join(lines)
 
@@ -475,7 +574,7 @@ def require_secure(protections: list[Protection] | None = None, *, insecure: boo
     or by default ``LOSSGRADER_INSECURE_SANDBOX``), in which case it returns False and
     the caller may fall back to an unsandboxed runner."""
     protections = check() if protections is None else protections
-    missing = [p for p in protections if p.name in REQUIRED and not p.active]
+    missing = [p for p in protections if p.required and not p.active]
     if not missing:
         return True
     if insecure_allowed() if insecure is None else insecure:

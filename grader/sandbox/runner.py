@@ -29,7 +29,21 @@ A run normally ends as soon as the harness has said "done" and closed the result
 stream (the child flushes its output first); the namespace is then killed without
 waiting for the two exits. Otherwise the exit record decides the reason.
 
-Importing this module is harmless on any OS; running needs Linux and root.
+Two modes, chosen by who runs the grader (:func:`sandbox_mode`):
+
+- ``root``: the server is real root; each run's init switches to a uid of its own
+  (a block of uids per runner, from :data:`UID_FIRST`);
+- ``userns`` (any other user; how a deployment runs, see docs/deployment.md): the
+  server is root only inside a user namespace of its own, which maps nothing but the
+  service's uid, and each run gets one more user namespace, nested, where it runs as
+  a uid of its own without any capability; its mounts are locked read-only there.
+  Everything else (namespaces, jail, rlimits, no_new_privs, seccomp) is the same.
+
+Either way, where a delegated cgroup v2 folder is given (:mod:`grader.sandbox.cgroup`),
+each run also gets a cgroup of its own with memory, pids and CPU-weight caps.
+
+Importing this module is harmless on any OS; running needs Linux, and root or
+unprivileged user namespaces.
 """
 
 from __future__ import annotations
@@ -60,6 +74,7 @@ from grader.grading.runner import (
     child_environment,
     describe_exit,
 )
+from grader.sandbox import cgroup
 
 ZYGOTE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
 
@@ -69,6 +84,8 @@ DEFAULT_LIMITS = RunLimits(wall_seconds=5.0, cpu_seconds=2.0, memory_mib=512)
 #: file per block), so that several grader processes on one host never share a uid.
 UID_FIRST = 60000
 UID_LAST = 65000  # below nobody (65534)
+#: In a user namespace per run, uids are the run's own: every runner may use the same.
+USERNS_UID_FIRST = 1000
 
 _SPAWN_TIMEOUT = 10.0  # seconds for the server to answer one job
 _KILL_GRACE = 5.0  # seconds for the pipes to close after the namespace was killed
@@ -89,6 +106,26 @@ class SandboxError(RuntimeError):
 
 class _ZygoteLost(Exception):
     """The fork server died or stopped answering; a new one may do better."""
+
+
+def sandbox_mode() -> str:
+    """``"root"`` when this process is root, else ``"userns"`` (see the module docstring)."""
+    return "root" if os.geteuid() == 0 else "userns"
+
+
+_USERNS_HINT = (
+    " (unprivileged user namespaces are needed: check the sysctls user.max_user_namespaces and "
+    "kernel.apparmor_restrict_unprivileged_userns, and that the service's unit does not set RestrictNamespaces=)"
+)
+
+
+def _pidfd_pid(pidfd: int) -> int:
+    """The pid a pidfd refers to, as this process sees it (its ``Pid:`` in fdinfo)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise SandboxError("no Pid in a pidfd's fdinfo")
 
 
 class _Zygote:
@@ -123,8 +160,10 @@ class _Zygote:
         if not message.get("ready"):
             self.close()
             error = message.get("error") or "it exited during start-up"
-            raise SandboxUnavailable(f"the sandbox server did not start: {error}")
+            hint = _USERNS_HINT if config.get("userns") and ("unshare" in error or "uid_map" in error) else ""
+            raise SandboxUnavailable(f"the sandbox server did not start: {error}{hint}")
         self.pid = self.proc.pid
+        self.userns = bool(config.get("userns"))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -148,6 +187,12 @@ class _Zygote:
                 os.close(fd)
             raise SandboxError(f"the sandbox could not start a child: {reply.get('error')}")
         os.set_inheritable(received[0], False)
+        if self.userns:  # the server's pid is in its own PID namespace; ours from the pidfd
+            try:
+                return _pidfd_pid(received[0]), received[0]
+            except BaseException:
+                os.close(received[0])
+                raise
         return int(reply["pid"]), received[0]
 
     def close(self) -> None:
@@ -604,7 +649,7 @@ class _Job:
         # itself was killed (not by us: the OOM killer, say), so was everything.
         code = os.waitstatus_to_exitcode(record["status"])
         memory = f"memory limit of {limits.memory_mib} MiB exceeded"
-        out_of_memory = any(hint in output for hint in _MEMORY_HINTS)
+        out_of_memory = bool(record.get("oom")) or any(hint in output for hint in _MEMORY_HINTS)
         if code >= 128 or code < 0:
             signum = code - 128 if code >= 128 else -code
             cpu = record.get("cpu") if isinstance(record.get("cpu"), (int, float)) else 0.0
@@ -712,6 +757,9 @@ class SandboxRunner:
         self.uid_count = 2 * self.slots + self.spares + 8
         self._uid_base = uid_base
         self._uids: _UidBlock | None = None
+        #: ``"root"`` or ``"userns"``: see :func:`sandbox_mode`.
+        self.mode = sandbox_mode()
+        self._cgroup: str | None = None  # this runner's cgroup folder, when runs get cgroups
         self.python = python or sys.executable
         self.audit_hook = audit_hook
         self.start_timeout = start_timeout
@@ -742,6 +790,8 @@ class SandboxRunner:
         self._blobs.close()
         if self._uids is not None:
             self._uids.release()
+        if self._cgroup is not None:
+            cgroup.remove_runner_cgroup(self._cgroup)
 
     def __enter__(self) -> SandboxRunner:
         return self
@@ -751,13 +801,33 @@ class SandboxRunner:
 
     @property
     def zygote_pid(self) -> int | None:
-        """PID of the current fork server, if one is running."""
+        """PID of the current fork server's process, if one is running (killing it ends every run)."""
         zygote = self._zygote
         return zygote.pid if zygote is not None and zygote.alive() else None
 
     @property
+    def server_pid(self) -> int | None:
+        """PID of the process that forks the runs: the zygote itself as root; in the
+        ``userns`` mode its only child (PID 1 of the server's own PID namespace)."""
+        pid = self.zygote_pid
+        if pid is None or self.mode == "root":
+            return pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as children:
+                found = children.read().split()
+        except OSError:
+            return None
+        return int(found[0]) if found else None
+
+    @property
+    def cgroup_path(self) -> str | None:
+        """The cgroup folder under which this runner's runs get theirs (None: rlimits only)."""
+        return self._cgroup
+
+    @property
     def uids(self) -> range:
-        """The uids this runner's children run as (once started)."""
+        """The uids this runner's children run as (once started; inside their user
+        namespaces in the ``userns`` mode)."""
         first = self._uids.first if self._uids is not None else (self._uid_base or UID_FIRST)
         return range(first, first + self.uid_count)
 
@@ -783,16 +853,19 @@ class SandboxRunner:
                 self._zygote = None
             if sys.platform != "linux":
                 raise SandboxUnavailable("the sandbox needs Linux")
-            if os.geteuid() != 0:
-                raise SandboxUnavailable("the sandbox needs root (namespaces, mounts, uids)")
             if self._config is None:
-                self._uids = _UidBlock(self.uid_count, self._uid_base)
+                userns = self.mode == "userns"
+                first = (self._uid_base or USERNS_UID_FIRST) if userns else self._uid_base
+                self._uids = _UidBlock(self.uid_count, first)
+                self._cgroup = cgroup.runner_cgroup()
                 self._config = {
                     **zygote_config(),
                     "uids": [self._uids.first, self.uid_count],
                     "spares": self.spares,
                     "tmp_bytes": self.tmp_bytes,
                     "prefault": self.prefault,
+                    "userns": userns,
+                    "cgroup": {"path": self._cgroup, "cpu_weight": cgroup.CPU_WEIGHT} if self._cgroup else None,
                 }
             self._zygote = _Zygote(self._config, python=self.python, timeout=self.start_timeout, debug=self._debug)
             return self._zygote

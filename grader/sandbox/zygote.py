@@ -64,6 +64,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -76,6 +77,10 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
@@ -143,6 +148,8 @@ def bind_readonly(source: str, target: str, *, device: bool = False, writable: b
     """
     mount(source, target, None, MS_BIND)
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (MS_NOEXEC if device else MS_NODEV)
+    # In a user namespace the source's own nosuid/nodev/noexec are locked: keep them.
+    flags |= os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if not writable:
         flags |= MS_RDONLY
     mount(None, target, None, flags)
@@ -156,6 +163,53 @@ def unshare(flags: int) -> None:
 def setns(fd: int, nstype: int) -> None:
     """setns(2)."""
     _check(_libc.setns(fd, nstype), "setns")
+
+
+def enter_user_namespace(inside: int, proc_fd: int | None = None) -> None:
+    """unshare(CLONE_NEWUSER) and map ``inside`` (uid and gid) to our own uid and gid.
+
+    One id mapped to one's own is all an unprivileged process may map; setgroups is
+    denied first, as the kernel requires for that. ``proc_fd``: a descriptor of /proc,
+    for a process that no longer sees it (the jail has none).
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{inside} {uid} 1"), ("gid_map", f"{inside} {gid} 1")):
+        fd = (
+            os.open(f"self/{name}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+            if proc_fd is not None
+            else (os.open(f"/proc/self/{name}", os.O_WRONLY | os.O_CLOEXEC))
+        )
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32))
+
+
+def drop_capabilities() -> None:
+    """Give up every capability: bounding, ambient, effective, permitted, inheritable.
+
+    Needed in a user namespace, whose creator gets every capability in it, and where a
+    change to a uid of one's own, already the only one mapped, is not a change from
+    root that would clear them.
+    """
+    for cap in range(64):  # the bounding set first: dropping it needs CAP_SETPCAP
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == 22:  # EINVAL: past the last capability
+                break
+            _check(-1, "dropping the capability bounding set")
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clearing ambient capabilities")
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def prctl(option: int, arg: int = 0) -> None:
@@ -378,6 +432,93 @@ def _jail_mountpoint(sources: list[str]) -> str:
     raise OSError("no directory to build the sandbox root on")
 
 
+class RunCgroups:
+    """A cgroup v2 per run, under a folder the service may write (delegated: systemd's
+    ``Delegate=yes``), with the controllers it enables there: ``memory.max`` and
+    ``pids.max`` set for each job, ``cpu.weight`` for each run. The rlimits stay as
+    well; this caps what they cannot (page cache and /tmp, threads of the whole run).
+
+    Opened before the jail hides the host (a descriptor of the folder); ``run-<uid>``
+    folders are made for spares, limited when the job comes, removed when reaped.
+    """
+
+    def __init__(self, path: str, cpu_weight: int) -> None:
+        self.path = path
+        self.cpu_weight = cpu_weight
+        self.fd = -1
+        self.controllers: frozenset[str] = frozenset()
+        self._stale: set[int] = set()  # runs whose folder could not be removed yet
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> RunCgroups | None:
+        if not config:
+            return None
+        return cls(str(config["path"]), int(config.get("cpu_weight", 100)))
+
+    def open(self) -> None:
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.controllers = frozenset(self._read("cgroup.subtree_control").split())
+
+    def _read(self, name: str) -> str:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
+        try:
+            return os.read(fd, 4096).decode()
+        finally:
+            os.close(fd)
+
+    def _write(self, name: str, value: str) -> None:
+        fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.fd)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+
+    def make(self, uid: int) -> int:
+        """The run's folder, made; returns its ``cgroup.procs`` opened for writing (init moves itself)."""
+        name = f"run-{uid}"
+        try:
+            os.mkdir(name, 0o755, dir_fd=self.fd)
+        except FileExistsError:  # left by a run not yet fully gone: it is empty by now
+            os.rmdir(name, dir_fd=self.fd)
+            os.mkdir(name, 0o755, dir_fd=self.fd)
+        self._stale.discard(uid)
+        if "cpu" in self.controllers:
+            self._write(f"{name}/cpu.weight", str(self.cpu_weight))
+        return os.open(f"{name}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.fd)
+
+    def limit(self, uid: int, limits: dict, tmp_bytes: int) -> None:
+        """The job's caps: its memory (and its /tmp, which is charged too), init + student + threads."""
+        name = f"run-{uid}"
+        if "memory" in self.controllers:
+            self._write(f"{name}/memory.max", str(int(limits["memory_mib"]) * 1024 * 1024 + tmp_bytes))
+            with contextlib.suppress(FileNotFoundError):  # no swap accounting on this kernel
+                self._write(f"{name}/memory.swap.max", "0")
+        if "pids" in self.controllers:
+            self._write(f"{name}/pids.max", str(1 + int(limits["processes"])))
+
+    def out_of_memory(self, uid: int) -> bool:
+        """Whether the kernel killed something of the run for its memory.max."""
+        if "memory" not in self.controllers:
+            return False
+        try:
+            events = self._read(f"run-{uid}/memory.events")
+        except OSError:
+            return False
+        return any(line.split()[:1] == ["oom_kill"] and line.split()[1] != "0" for line in events.splitlines())
+
+    def remove(self, uid: int) -> None:
+        """Remove the run's folder (and any left from before that is empty now)."""
+        self._stale.add(uid)
+        for stale in list(self._stale):
+            try:
+                os.rmdir(f"run-{stale}", dir_fd=self.fd)
+            except FileNotFoundError:
+                pass
+            except OSError:  # still populated for a moment: next time
+                continue
+            self._stale.discard(stale)
+
+
 @dataclass
 class _Spare:
     """A child made ahead of time: isolated, unprivileged, its student waiting for a job."""
@@ -428,13 +569,18 @@ class Zygote:
         self.dying: dict[int, int] = {}  # retired spares: pid -> uid
         self.spare_failures = 0
         self.spare_error = ""
+        # Unprivileged mode: the server is root only in a user namespace of its own, and
+        # each run gets one more, nested (see _init). /proc stays reachable through proc_fd.
+        self.userns = bool(config.get("userns"))
+        self.proc_fd = -1
+        self.cgroups = RunCgroups.from_config(config.get("cgroup"))
 
     # -- start-up ------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Everything that happens once; raises with a readable message on failure."""
         if os.geteuid() != 0:
-            raise PermissionError("the sandbox server must run as root")
+            raise PermissionError("the sandbox server must run as root (or root of its own user namespace)")
         cfg = self.config
         stdlib = [p for p in sys.path if os.path.isdir(p)]
         roots = []
@@ -449,6 +595,10 @@ class Zygote:
         # "loadavg": a file in /proc/loadavg's format, for tests that must not depend on the machine's load.
         self.loadavg_fd = os.open(cfg.get("loadavg", "/proc/loadavg"), os.O_RDONLY | os.O_CLOEXEC)
         self.lifeline_r, self.lifeline_w = os.pipe()
+        if self.userns:
+            self.proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        if self.cgroups is not None:
+            self.cgroups.open()
 
         self._build_jail(roots, libraries)
 
@@ -607,6 +757,8 @@ class Zygote:
                 self._retire(spare)  # it died meanwhile
             else:
                 raise RuntimeError(f"no sandbox child could be prepared: {self.spare_error}")
+            if self.cgroups is not None:
+                self.cgroups.limit(spare.uid, job["limits"], self.tmp_bytes)
             self.last_job = time.monotonic()
             self.runs[spare.pid] = _Run(spare.uid, fds[-1], spare.init_sock)
             fds[-1] = -1
@@ -712,6 +864,8 @@ class Zygote:
                     record["cpu"] = usage.ru_utime + usage.ru_stime
                 if status is not None and not error:
                     self.spare_failures = 0
+                if self.cgroups is not None and self.cgroups.out_of_memory(run.uid):
+                    record["oom"] = True
                 with contextlib.suppress(OSError):
                     os.write(run.reaped_w, json.dumps(record).encode())
                 os.close(run.reaped_w)
@@ -728,6 +882,8 @@ class Zygote:
                 spare.job_sock.close()
                 spare.init_sock.close()
                 uid = spare.uid
+            if self.cgroups is not None:
+                self.cgroups.remove(uid)
             self.free_uids.append(uid)  # at the back: reused as late as possible
 
     def _sockets(self, *extra: socket.socket) -> list[socket.socket]:
@@ -746,9 +902,10 @@ class Zygote:
         """Make one spare: init as PID 1 of a new PID namespace, running as ``uid``."""
         job_ours, job_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         init_ours, init_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cgroup_fd = self.cgroups.make(uid) if self.cgroups is not None else -1
+        pid = -1
         try:
             unshare(CLONE_NEWPID)  # our next child is PID 1 of a new namespace
-            pid = -1
             try:
                 pid = os.fork()
             finally:
@@ -759,21 +916,25 @@ class Zygote:
                 # that get reused here, should they ever be finalized: forget them.
                 for inherited in self._sockets(job_ours, init_ours):
                     inherited.detach()
-                self._init(uid, job_theirs.detach(), init_theirs.detach())  # never returns
+                self._init(uid, job_theirs.detach(), init_theirs.detach(), cgroup_fd)  # never returns
             # Race-free: only this loop reaps, and only children it knows of.
             pidfd = os.pidfd_open(pid)
         except BaseException:
             job_ours.close()
             init_ours.close()
+            if self.cgroups is not None and pid <= 0:
+                self.cgroups.remove(uid)
             raise
         finally:
             job_theirs.close()
             init_theirs.close()
+            if cgroup_fd >= 0:
+                os.close(cgroup_fd)
         return _Spare(pid, pidfd, uid, job_ours, init_ours)
 
     # -- inside the new PID namespace ---------------------------------------------
 
-    def _init(self, uid: int, job_fd: int, error_fd: int) -> None:
+    def _init(self, uid: int, job_fd: int, error_fd: int, cgroup_fd: int = -1) -> None:
         """PID 1: isolate, drop privileges, fork the student, exit the way it did.
 
         Exit code: the student's (0-127, larger ones read as 127), 128 + n if it was
@@ -784,12 +945,20 @@ class Zygote:
             for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
-            _keep_only([job_fd, error_fd, self.lifeline_r])
+            _keep_only([job_fd, error_fd, self.lifeline_r, self.proc_fd, cgroup_fd])
             null = os.open("/dev/null", os.O_RDWR)
             for target in (0, 1, 2):
                 os.dup2(null, target)
             os.close(null)
             os.setsid()
+            if cgroup_fd >= 0:  # into the run's own cgroup, before the student exists
+                os.write(cgroup_fd, b"0")
+                os.close(cgroup_fd)
+            if self.userns:
+                # A user namespace per run: the uid (and RLIMIT_NPROC's count) is the run's
+                # own, and every mount below is locked as it is (read-only stays read-only).
+                enter_user_namespace(uid, self.proc_fd)
+                os.close(self.proc_fd)
             unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
             _check(_libc.sethostname(b"sandbox", 7), "sethostname")
             mount(
@@ -799,14 +968,20 @@ class Zygote:
                 MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 f"size={self.tmp_bytes},nr_inodes=256,mode=0700,uid={uid},gid={uid}",
             )
-            os.setgroups([])
+            if not self.userns:  # a user namespace has no groups to drop (setgroups is denied)
+                os.setgroups([])
             os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)  # drops every capability
+            os.setresuid(uid, uid, uid)  # as root: drops every capability
+            if self.userns:  # already this uid: nothing was dropped
+                drop_capabilities()
             # Cleared by the uid change, so set now; then check the parent did not
             # die before it was set (the lifeline pipe would read end-of-file).
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             prctl(PR_SET_NO_NEW_PRIVS, 1)
-            prctl(PR_SET_DUMPABLE, 0)
+            if not self.userns:
+                # As root, nobody but root may look inside. Unprivileged, the run has the
+                # service's kernel uid anyway, and only the service (the doctor) could look.
+                prctl(PR_SET_DUMPABLE, 0)
             if _readable(self.lifeline_r):
                 os._exit(SETUP_FAILED)
             os.close(self.lifeline_r)
@@ -1080,6 +1255,30 @@ def _set_limits(limits: dict, vm_bytes: int, parts: int = 1) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
+def _enter_own_namespaces(control: socket.socket) -> None:
+    """Unprivileged mode: become root of a user namespace of our own, and PID 1 of a PID
+    namespace it owns (so that we may enter it again after making each run's, which
+    the host's PID namespace would not allow). This process forks: the parent only
+    waits and exits the way the server did; the server dies with it (PDEATHSIG), and
+    every run with the server."""
+    enter_user_namespace(0)
+    unshare(CLONE_NEWPID)
+    lifeline_r, lifeline_w = os.pipe()
+    pid = os.fork()
+    if pid:
+        control.close()
+        os.close(lifeline_r)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    os.close(lifeline_w)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _readable(lifeline_r):  # the parent died before PDEATHSIG was set
+        os._exit(1)
+    os.close(lifeline_r)
+
+
 def main() -> None:
     """Entry point: ``zygote.py <control fd>``; configuration arrives on the socket."""
     control = socket.socket(fileno=int(sys.argv[1]))
@@ -1088,6 +1287,8 @@ def main() -> None:
         sys.orig_argv = ["lossgrader-sandbox"]
     try:
         config = json.loads(control.recv(1 << 20))
+        if config.get("userns"):
+            _enter_own_namespaces(control)
         server = Zygote(control, config)
         server.prepare()
         ready = {"ready": True, "pid": os.getpid(), "filter_instructions": server.program.size}

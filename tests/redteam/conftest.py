@@ -1,6 +1,7 @@
 """Fixtures for the red-team suite: secrets in the grader's environment, one shared pool.
 
-The suite needs what the sandbox needs (Linux, root, pyseccomp); on such a machine it
+The suite needs what the sandbox needs (Linux, pyseccomp, root or unprivileged user
+namespaces: as root it tests the root mode, as another user the userns mode); on such a machine it
 must run, not skip: in CI on Linux, or with ``LOSSGRADER_REDTEAM_REQUIRED=1``, a missing
 sandbox fails the run instead of skipping.
 """
@@ -27,9 +28,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if SANDBOX_OK:
         return
     if SANDBOX_REQUIRED:
-        raise pytest.UsageError("the red-team suite must run here, but the sandbox (Linux, root, pyseccomp) is missing")
+        raise pytest.UsageError(
+            "the red-team suite must run here, but the sandbox (Linux, pyseccomp, root or user namespaces) is missing"
+        )
     here = Path(__file__).parent
-    mark = pytest.mark.skip(reason="the sandbox needs Linux, root and pyseccomp")
+    mark = pytest.mark.skip(reason="the sandbox needs Linux, pyseccomp, and root or unprivileged user namespaces")
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here) and "pool" in getattr(item, "fixturenames", ()):
             item.add_marker(mark)

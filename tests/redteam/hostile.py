@@ -249,6 +249,43 @@ def children_of(pid: int) -> set[int]:
     return {p for p in pids() if proc_status(p).get("PPid") == str(pid)}
 
 
+def descendants_of(pid: int) -> set[int]:
+    """Every process below ``pid``."""
+    parents: dict[int, list[int]] = {}
+    for p in pids():
+        parent = proc_status(p).get("PPid")
+        if parent and parent.isdigit():
+            parents.setdefault(int(parent), []).append(p)
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in parents.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def sandbox_processes(pool: Any) -> list[int]:
+    """The processes of the pool's runs and spares. As root they have the pool's uids; in the
+    unprivileged mode they have the service's uid outside their user namespaces, so they are
+    the fork server's descendants instead."""
+    if pool.mode == "root":
+        return processes_with_uids(pool.uids)
+    server = pool.server_pid
+    return sorted(descendants_of(server)) if server else []
+
+
+def host_sockets(pool: Any, ports: Iterable[int] = (5432, 6379)) -> list[str]:
+    """Sockets in the host's tables that would be the sandbox's: as root, any owned by the
+    pool's uids (and connections to ``ports``); in the unprivileged mode the runs share the
+    service's uid with this process, so connections of that uid to ``ports``."""
+    if pool.mode == "root":
+        return inet_sockets(pool.uids) + connections_to(ports, pool.uids)
+    uid = os.getuid()
+    return connections_to(ports, range(uid, uid + 1))
+
+
 #: What the runner's cache of sealed fixture inputs looks like in /proc/self/fd.
 _FIXTURE_MEMFD = "/memfd:lossgrader-fixtures"
 
@@ -436,11 +473,11 @@ def aftermath(pool: Any, before: Baseline, marker: str, *, check_fds: bool = Tru
     pool.settle()
     # Processes: only the spares remain (an init and a waiting student each); the
     # fork server is the one from before; this process has no new children.
-    if not wait_until(lambda: len(processes_with_uids(pool.uids)) <= 2 * pool.spares):
-        fail(f"processes left behind: {processes_with_uids(pool.uids)}")
-    busy = [p for p in processes_with_uids(pool.uids) if not proc_status(p).get("State", "S").startswith("S")]
+    if not wait_until(lambda: len(sandbox_processes(pool)) <= 2 * pool.spares):
+        fail(f"processes left behind: {sandbox_processes(pool)}")
+    busy = [p for p in sandbox_processes(pool) if not proc_status(p).get("State", "S").startswith("S")]
     if busy and not wait_until(
-        lambda: all(proc_status(p).get("State", "S").startswith("S") for p in processes_with_uids(pool.uids)), 2.0
+        lambda: all(proc_status(p).get("State", "S").startswith("S") for p in sandbox_processes(pool)), 2.0
     ):
         fail(f"sandbox processes still running: {busy}")
     if pool.zygote_pid != before.zygote:
@@ -453,8 +490,9 @@ def aftermath(pool: Any, before: Baseline, marker: str, *, check_fds: bool = Tru
         fail(f"the grader leaked descriptors: {describe_fds(open_fds() - before.fds)}")
     if cached_fixture_fds() > 32:
         fail(f"the runner's cache of fixture inputs grew past its bound: {cached_fixture_fds()} memfds")
-    # Files.
-    owned = files_owned_by(pool.uids)
+    # Files. (Unprivileged, a run's files would have the service's uid, like this test's own:
+    # there the names below, and the digests, are the check.)
+    owned = files_owned_by(pool.uids) if pool.mode == "root" else []
     if owned:
         fail(f"files owned by sandbox uids: {owned}")
     named = paths_named(marker)
@@ -465,11 +503,11 @@ def aftermath(pool: Any, before: Baseline, marker: str, *, check_fds: bool = Tru
             fail(f"{path} changed")
         if marker.encode() in path.read_bytes():
             fail(f"{path} holds the marker")
-    # Sockets: none owned by a sandbox uid here, none inside any sandbox namespace.
-    mine = inet_sockets(pool.uids)
+    # Sockets: none of the sandbox's here, none inside any sandbox namespace.
+    mine = host_sockets(pool)
     if mine:
-        fail(f"sockets owned by sandbox uids: {mine}")
-    for pid in processes_with_uids(pool.uids):
+        fail(f"sockets of the sandbox in the host's tables: {mine}")
+    for pid in sandbox_processes(pool):
         theirs = inet_sockets(pid=pid)
         if theirs:
             fail(f"sockets inside sandbox process {pid}: {theirs}")

@@ -44,11 +44,12 @@ from tests.redteam.hostile import (
     attack_names,
     attack_source,
     baseline,
-    connections_to,
     grade_attack,
+    host_sockets,
     inet_sockets,
     mentions_any,
     open_fds,
+    sandbox_processes,
     small_lab,
 )
 
@@ -230,15 +231,18 @@ def test_raw_memory_holds_no_secret_and_no_expected_value(pool, before, grader_s
 class SocketWatch:
     """Samples the host's socket tables while an attack runs."""
 
-    def __init__(self, uids: range) -> None:
-        self.uids = uids
+    def __init__(self, pool: Any, port: int) -> None:
+        self.pool = pool
+        self.ports = (5432, 6379, port)
         self.seen: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.seen += inet_sockets(self.uids) + connections_to((5432, 6379), self.uids)
+            self.seen += host_sockets(self.pool, self.ports)
+            for pid in sandbox_processes(self.pool):  # inside the runs' own network namespaces
+                self.seen += inet_sockets(pid=pid)
             time.sleep(0.005)
 
     def __enter__(self) -> SocketWatch:
@@ -257,7 +261,7 @@ def assert_no_connection(listener: Any) -> None:
 
 def test_loopback_tcp_to_postgres_redis_and_a_listener_is_refused(pool, listener, before, grader_secrets) -> None:
     port = listener.getsockname()[1]
-    with SocketWatch(pool.uids) as watch:
+    with SocketWatch(pool, port) as watch:
         graded = run_attack(pool, grader_secrets, "network_tcp", port=port)
     assert watch.seen == []
     assert_no_connection(listener)
@@ -270,7 +274,7 @@ def test_loopback_tcp_to_postgres_redis_and_a_listener_is_refused(pool, listener
 
 
 def test_udp_ipv6_unix_sockets_and_stolen_descriptors_are_refused(pool, listener, before, grader_secrets) -> None:
-    with SocketWatch(pool.uids) as watch:
+    with SocketWatch(pool, listener.getsockname()[1]) as watch:
         graded = run_attack(pool, grader_secrets, "network_other", port=listener.getsockname()[1])
     assert watch.seen == []
     assert_no_connection(listener)
@@ -283,7 +287,7 @@ def test_udp_ipv6_unix_sockets_and_stolen_descriptors_are_refused(pool, listener
 
 
 def test_without_the_audit_hook_seccomp_refuses_every_socket(pool, listener, before, grader_secrets) -> None:
-    with SocketWatch(pool.uids) as watch:
+    with SocketWatch(pool, listener.getsockname()[1]) as watch:
         graded = run_attack(pool, grader_secrets, "network_walls", port=listener.getsockname()[1])
     assert watch.seen == []
     assert_no_connection(listener)

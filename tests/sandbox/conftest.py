@@ -1,5 +1,8 @@
-"""Fixtures for the sandbox tests: they need Linux, root and pyseccomp, and run here.
+"""Fixtures for the sandbox tests: they need Linux and pyseccomp, and root or unprivileged
+user namespaces, and run here.
 
+As root the sandbox runs in its ``root`` mode; as any other user in its ``userns`` mode
+(tests/sandbox/test_unprivileged.py runs the red-team suite that way as a service user).
 Each runner here gets its own block of uids (UID_BASE + 64 k), distinct between
 pytest processes too, so that the per-uid checks (leftover processes) see only it.
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -15,24 +20,42 @@ import pytest
 
 from grader.grading.runner import RunLimits
 
+
+def _userns_works() -> bool:
+    """Whether this (unprivileged) user may make the namespaces the sandbox's ``userns`` mode needs."""
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    try:
+        probe = subprocess.run([unshare, "-U", "-r", "-m", "-p", "-n", "--fork", "true"], capture_output=True)
+    except OSError:
+        return False
+    return probe.returncode == 0
+
+
+#: "root" or "userns": the sandbox mode these tests run in (who runs them decides).
+SANDBOX_MODE = "root" if sys.platform == "linux" and os.geteuid() == 0 else "userns"
 SANDBOX_OK = (
     sys.platform == "linux"
-    and hasattr(os, "geteuid")
-    and os.geteuid() == 0
     and bool(importlib.util.find_spec("pyseccomp"))
+    and (SANDBOX_MODE == "root" or _userns_works())
+)
+#: Tests that look at the runs' uids from outside (in the userns mode those are the service's).
+root_mode_only = pytest.mark.skipif(
+    SANDBOX_MODE != "root", reason="looks at the runs' host uids, which only the root mode gives them"
 )
 #: Where the sandbox tests must run, not skip: CI on Linux (or when asked to).
 SANDBOX_REQUIRED = os.environ.get("LOSSGRADER_REDTEAM_REQUIRED") == "1" or (
     bool(os.environ.get("CI")) and sys.platform == "linux"
 )
 requires_sandbox = pytest.mark.skipif(
-    not SANDBOX_OK, reason="the sandbox needs Linux, root (namespaces, mounts, uid switching) and pyseccomp"
+    not SANDBOX_OK, reason="the sandbox needs Linux, pyseccomp, and root or unprivileged user namespaces"
 )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SANDBOX_REQUIRED and not SANDBOX_OK:
-        raise pytest.UsageError("the sandbox tests must run here (CI), but Linux, root or pyseccomp is missing")
+        raise pytest.UsageError(
+            "the sandbox tests must run here (CI), but Linux, pyseccomp, or root/user namespaces are missing"
+        )
 
 
 _UID_BLOCKS = 4096

@@ -10,18 +10,35 @@ import pytest
 from grader.grading.runner import SubprocessRunner
 from grader.sandbox import SandboxRunner, SandboxUnavailable, doctor, make_runner
 from grader.sandbox.doctor import Protection, check, format_report, require_secure
-from tests.sandbox.conftest import requires_sandbox
+from tests.sandbox.conftest import SANDBOX_MODE, requires_sandbox
 
 
 @requires_sandbox
 def test_every_protection_is_seen_working_here() -> None:
     protections = check()
     assert [p.name for p in protections] == list(doctor.STOPS)
-    inactive = [(p.name, p.detail) for p in protections if not p.active]
+    inactive = [(p.name, p.detail) for p in protections if not p.active and p.required]
     assert inactive == []
+    assert {p.name for p in protections if p.required} == doctor.required(SANDBOX_MODE)
     assert require_secure(protections) is True
     report = format_report(protections)
     assert "secure: yes" in report and all(name in report for name in doctor.STOPS)
+    assert f"mode: {SANDBOX_MODE} " in report
+
+
+@requires_sandbox
+def test_the_mode_decides_what_is_required() -> None:
+    protections = {p.name: p for p in check()}
+    user_namespace = protections["user namespace"]
+    if SANDBOX_MODE == "root":
+        assert not user_namespace.active and not user_namespace.required
+    else:  # a user namespace per run, mapping one uid of its own, and no capability left at all
+        assert user_namespace.active and user_namespace.required, user_namespace.detail
+        assert "maps uid" in user_namespace.detail
+        assert "no capabilities" in protections["uid drop"].detail
+    # Per-run cgroups are reported, never required: rlimits cap every run anyway.
+    assert not protections["cgroup limits"].required
+    assert protections["rlimits"].active and protections["rlimits"].required
 
 
 @requires_sandbox
@@ -53,6 +70,22 @@ def test_the_audit_hook_alone_is_not_required(monkeypatch) -> None:
     monkeypatch.delenv(doctor.INSECURE_ENV, raising=False)
     protections = [Protection(n, n != "audit hook", "x", s) for n, s in doctor.STOPS.items()]
     assert require_secure(protections) is True
+    without_cgroups = [Protection(n, n not in doctor.OPTIONAL, "x", s) for n, s in doctor.STOPS.items()]
+    assert require_secure(without_cgroups) is True
+
+
+def test_a_user_namespace_is_required_only_unprivileged(monkeypatch) -> None:
+    monkeypatch.delenv(doctor.INSECURE_ENV, raising=False)
+    assert "user namespace" in doctor.required("userns") and "user namespace" not in doctor.required("root")
+    for mode in ("root", "userns"):
+        protections = [
+            Protection(n, n != "user namespace", "x", s, n in doctor.required(mode)) for n, s in doctor.STOPS.items()
+        ]
+        if mode == "root":
+            assert require_secure(protections) is True
+        else:
+            with pytest.raises(SandboxUnavailable, match="user namespace"):
+                require_secure(protections)
 
 
 def test_the_insecure_setting_falls_back_loudly(monkeypatch, capsys) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from grader.grading.runner import Call, RunLimits
-from tests.sandbox.conftest import LIMITS, UID_BASE, requires_sandbox
+from tests.sandbox.conftest import LIMITS, UID_BASE, requires_sandbox, root_mode_only
 
 pytestmark = requires_sandbox
 
@@ -35,6 +35,13 @@ def processes_with_uids(uids: range) -> list[int]:
             if uid and int(uid[0]) in uids:
                 found.append(int(entry))
     return found
+
+
+def run_processes(runner, uids: range) -> list[int]:  # type: ignore[no-untyped-def]
+    """The runner's runs and spares: by their uids as root, the fork server's descendants unprivileged."""
+    from tests.redteam.hostile import sandbox_processes
+
+    return processes_with_uids(uids) if runner.mode == "root" else sandbox_processes(runner)
 
 
 def minor_faults(pids: list[int]) -> int:
@@ -174,15 +181,15 @@ def test_nothing_is_left_behind(fresh) -> None:
     fresh.settle()
     # Only the spares remain: an init and a waiting student each, none of them busy
     # once made (spares are refilled when the runs are over, so some may be starting).
-    assert wait_until(lambda: len(processes_with_uids(fresh.uids)) <= 2 * fresh.spares)
+    assert wait_until(lambda: len(run_processes(fresh, fresh.uids)) <= 2 * fresh.spares)
     assert wait_until(
-        lambda: all(proc_status(p).get("State", "S").startswith("S") for p in processes_with_uids(fresh.uids))
+        lambda: all(proc_status(p).get("State", "S").startswith("S") for p in run_processes(fresh, fresh.uids))
     )
     assert set(children_of(os.getpid())) - before == {zygote}
     fresh.close()
     assert set(children_of(os.getpid())) - before == set()
     assert not proc_status(zygote)
-    assert wait_until(lambda: processes_with_uids(fresh.uids) == [])
+    assert wait_until(lambda: run_processes(fresh, fresh.uids) == [])
 
 
 def test_a_closed_runner_refuses_to_run(fresh) -> None:
@@ -191,6 +198,7 @@ def test_a_closed_runner_refuses_to_run(fresh) -> None:
         fresh.run(SLEEPY, ["f"], [Call("x", "f", (0,))], LIMITS)
 
 
+@root_mode_only
 def test_runners_claim_disjoint_uid_blocks() -> None:
     from grader.sandbox import SandboxRunner
 
@@ -246,8 +254,8 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance(loadavg) -> None
     for mode in ("never", "idle"):
         with SandboxRunner(slots=2, uid_base=uids.start, prefault=mode) as runner:
             runner.start()
-            assert wait_until(lambda: len(processes_with_uids(uids)) == 2 * runner.spares)  # init + student each
-            spares = processes_with_uids(uids)
+            assert wait_until(lambda: len(run_processes(runner, uids)) == 2 * runner.spares)  # init + student each
+            spares = run_processes(runner, uids)
             if mode == "never":  # the spares stay as they are once made
                 cold_spares = settled_faults(spares)
             else:  # idle: the spares warm up, since no other work wants every CPU (the stand-in loadavg)
@@ -257,7 +265,7 @@ def test_idle_spares_warm_up_and_keep_the_same_memory_allowance(loadavg) -> None
             assert report.outcomes[0].status == "ok", report.outcomes[0]
             seen[mode] = report.outcomes[0].value.tolist()
         # The next runner has the same uids: none of these may be counted among its spares.
-        assert wait_until(lambda: processes_with_uids(uids) == [], 30)
+        assert wait_until(lambda: run_processes(runner, uids) == [], 30)
     (cold_faults, cold_limit, *cold_room), (warm_faults, warm_limit, *warm_room) = seen["never"], seen["idle"]
     assert warm_faults > cold_faults + 200  # the warm-up touched pages before the job
     # The warm-up's heap lies in the reserve that every child makes, so the limits are
@@ -279,13 +287,13 @@ def test_spares_do_not_warm_up_while_other_work_wants_every_cpu(loadavg) -> None
     def spares_made(runner: SandboxRunner) -> list[int]:
         runner.start()
         # Two spares, each an init and a student, made and waiting for a job.
-        assert wait_until(lambda: len(processes_with_uids(uids)) == 4)
-        return processes_with_uids(uids)
+        assert wait_until(lambda: len(run_processes(runner, uids)) == 4)
+        return run_processes(runner, uids)
 
     with SandboxRunner(slots=1, uid_base=uids.start, prefault="never") as runner:
         cold = settled_faults(spares_made(runner))  # what two spares that never warm up have touched
     # The next runner has the same uids: none of these may be counted among its spares.
-    assert wait_until(lambda: processes_with_uids(uids) == [], 30)
+    assert wait_until(lambda: run_processes(runner, uids) == [], 30)
 
     loadavg(BUSY)  # more runnable tasks than CPUs, before the fork server starts
     with SandboxRunner(slots=1, uid_base=uids.start) as runner:
