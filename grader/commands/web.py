@@ -241,6 +241,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
 def serve(host: str, port: int, workers: int, threads: int, no_demo: bool) -> None:
     """Run the web service (database schema, labs and a demo course are set up first)."""
     config = _config()
+    from grader.sandbox.startup import prepare_service
+
+    prepare_service("serve")  # warns loudly as root; per-run cgroups where delegated
     from grader.web.security import load_secret_key
 
     if not config.secret_key:

@@ -61,6 +61,9 @@ def worker(processes: int, threads: int | None) -> None:
             "no broker configured: set LOSSGRADER_BROKER_URL (e.g. redis://localhost:6379/0); "
             "without one the service grades submissions in its own process"
         )
+    from grader.sandbox.startup import prepare_service
+
+    prepare_service("worker")  # warns loudly as root; per-run cgroups where delegated
     _preflight(config)
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser

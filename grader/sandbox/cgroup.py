@@ -100,7 +100,15 @@ def delegate() -> str | None:
     if os.environ.get(ENV):
         return os.environ[ENV]
     own = own_cgroup()
-    if not own or not os.access(os.path.join(own, "cgroup.subtree_control"), os.W_OK):
+    # Delegated means handed to this (unprivileged) user: systemd chowns the unit's cgroup to
+    # User= with Delegate=yes. Never root's, never the hierarchy's root: the processes in it
+    # are moved.
+    if not own or own == _mount_point() or os.geteuid() == 0:
+        return None
+    try:
+        if os.stat(own).st_uid != os.geteuid() or not os.access(os.path.join(own, "cgroup.subtree_control"), os.W_OK):
+            return None
+    except OSError:
         return None
     try:
         service = os.path.join(own, "service")
