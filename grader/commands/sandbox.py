@@ -21,8 +21,10 @@ def doctor() -> None:
     mode with a user namespace per run. Exit status 0 when every protection required
     in that mode is active, 1 otherwise.
     """
+    from grader.sandbox import cgroup
     from grader.sandbox.doctor import check, format_report
 
+    cgroup.delegate()  # in a delegated cgroup (systemd-run -p Delegate=yes), probe per-run cgroups too
     protections = check()
     click.echo(format_report(protections))
     sys.exit(0 if all(p.active for p in protections if p.required) else 1)
