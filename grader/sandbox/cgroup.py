@@ -72,7 +72,7 @@ def _enable(folder: str) -> list[str]:
     wanted = [c for c in CONTROLLERS if c in available]
     if wanted:
         _write(os.path.join(folder, "cgroup.subtree_control"), " ".join(f"+{c}" for c in wanted))
-    return _read(os.path.join(folder, "cgroup.subtree_control")).split()
+    return [name.lstrip("+") for name in _read(os.path.join(folder, "cgroup.subtree_control")).split()]
 
 
 def why_unavailable(folder: str | None) -> str | None:
