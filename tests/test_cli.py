@@ -175,7 +175,9 @@ def matches_golden_text(name: str, output: str) -> None:
     assert actual == path.read_text(encoding="utf-8")
 
 
-def check_80(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: Path, lab: str, *extra: Any):
+def check_80(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: Path, lab: str, *extra: Any
+) -> Outcome:
     """``check`` at 80 columns with seed 3, the file named relative to the repository."""
     monkeypatch.setattr(cli.out, "width", 80)
     result = invoke(capsys, "check", path.relative_to(ROOT), "--lab", lab, "--seed", 3, *extra)
