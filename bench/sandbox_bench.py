@@ -21,15 +21,22 @@ prints:
 * the same work through :class:`~grader.grading.runner.SubprocessRunner` (a fresh
   interpreter per run), one submission at a time, and the ratio.
 
+* the two sandbox modes side by side (run as root): the root mode (this process) and the
+  unprivileged ``userns`` mode (the same measurement as an unprivileged service user, made
+  as the tests make it: :mod:`tests.sandbox.service_user`), root before and after it, one
+  submission at a time with the default pool.
+
 Then a PASS/FAIL line per target: sandbox ≥ 10× faster than a fresh interpreter
 (per-submission medians, default pool for both), ≤ 10 ms median per submission,
-throughput growing with slots. Exit status 1 if a target is missed. Needs Linux, root
-and pyseccomp.
+throughput growing with slots, and the userns mode's per-run median within 1.2× of the
+root mode's. Exit status 1 if a target is missed. Needs Linux, pyseccomp, and root (or,
+for the userns mode alone, unprivileged user namespaces).
 
 Usage::
 
     .venv/bin/python bench/sandbox_bench.py              # full size: 200 submissions
     .venv/bin/python bench/sandbox_bench.py -n 50 --fresh 20
+    .venv/bin/python bench/sandbox_bench.py --modes-only -n 100   # only the two modes
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ LAB_ID = "lab03-softmax-ce"
 TARGET_SPEEDUP = 10.0
 TARGET_P50_MS = 10.0
 TARGET_GROWTH = 1.05  # 2 slots must do at least 5 % more than 1 (more than noise)
+TARGET_USERNS_RATIO = 1.2  # the unprivileged mode's per-run cost, against the root mode's
 SPORADIC_GAP = 0.05  # seconds between submissions in the "as students submit" measurement
 
 
@@ -218,6 +226,70 @@ def latency(runner: Any, lab: Lab, source: bytes, n: int, warm: int, label: str)
     return latencies, timed
 
 
+def mode_figures(runner: Any, lab: Lab, source: bytes, n: int, warm: int) -> dict[str, float]:
+    """Per-submission and per-run medians, one submission at a time, in ``runner``'s mode."""
+    sequential(runner, lab, [source] * warm)
+    latencies, timed, _elapsed = sequential(runner, lab, [source] * n)
+    return {"p50": percentile(latencies, 50), "run_p50": percentile(timed.all_times(), 50)}
+
+
+def userns_figures(n: int, warm: int, prefault: str) -> dict[str, float]:
+    """:func:`mode_figures` in the userns mode: this benchmark run by an unprivileged service user
+    (created if missing, with a virtual environment it can read, cached), on a copy of the project."""
+    import shutil
+    import tempfile
+
+    from tests.sandbox import service_user
+
+    reason = service_user.why_unavailable()
+    if reason:
+        raise RuntimeError(f"the unprivileged mode cannot be measured here: {reason}")
+    user = service_user.ensure_user()
+    venv = service_user.ensure_venv()
+    top = Path(tempfile.mkdtemp(prefix="lg-bench-", dir="/srv" if os.path.isdir("/srv") else "/var/tmp"))
+    try:
+        top.chmod(0o755)
+        project = service_user.copy_project(top)
+        argv = [str(venv / "bin" / "python"), "-m", "bench.sandbox_bench", "--userns-child"]
+        argv += ["-n", str(n), "--warm", str(warm), "--prefault", prefault]
+        run = service_user.run_as(
+            user, argv, env=service_user.service_environment(project), cwd=str(project), capture_output=True
+        )
+        if run.returncode:
+            raise RuntimeError(f"the userns measurement failed: {run.stderr.strip()[-2000:]}")
+        return json.loads(run.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def compare_modes(lab: Lab, source: bytes, n: int, warm: int, prefault: str) -> float | None:
+    """Root, userns, root again: print the medians; returns userns / root per run (None: not measurable)."""
+    from grader.sandbox import SandboxRunner
+
+    print("\nthe two sandbox modes, one submission at a time, default pool (root, userns, root again)")
+    root: list[dict[str, float]] = []
+    userns: dict[str, float] = {}
+    for step in ("root", "userns", "root"):
+        if step == "root":
+            with SandboxRunner(prefault=prefault) as runner:
+                root.append(mode_figures(runner, lab, source, n, warm))
+            figures = root[-1]
+        else:
+            try:
+                userns = figures = userns_figures(n, warm, prefault)
+            except RuntimeError as exc:
+                print(f"  userns: {exc}")
+                return None
+        print(
+            f"  {step:<7} per submission p50 {figures['p50'] * 1000:7.2f} ms   "
+            f"per run p50 {figures['run_p50'] * 1000:7.2f} ms"
+        )
+    root_run = sum(f["run_p50"] for f in root) / len(root)
+    ratio = userns["run_p50"] / root_run
+    print(f"  userns / root, per run p50            {ratio:8.2f}x   (root: the mean of its two)")
+    return ratio
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=200, help="submissions per measurement (default 200)")
@@ -230,12 +302,25 @@ def main(argv: list[str] | None = None) -> int:
         default="idle",
         help="when spares warm up while they wait (default: idle, as the service does)",
     )
+    parser.add_argument("--modes-only", action="store_true", help="only the root and userns modes side by side")
+    parser.add_argument("--userns-child", action="store_true", help=argparse.SUPPRESS)  # compare_modes' child
     args = parser.parse_args(argv)
 
     from grader.sandbox import SandboxRunner, SandboxUnavailable
 
     lab = find_lab(LAB_ID)
     source = SUBMISSION.read_bytes()
+    if args.userns_child:  # run by userns_figures() as the service user: JSON on the last line
+        with SandboxRunner(prefault=args.prefault) as runner:
+            print(json.dumps({**mode_figures(runner, lab, source, args.n, args.warm), "mode": runner.mode}))
+        return 0
+    if args.modes_only:
+        ratio = compare_modes(lab, source, args.n, args.warm, args.prefault)
+        if ratio is None:
+            return 2
+        ok = ratio <= TARGET_USERNS_RATIO
+        print(f"\n{'PASS' if ok else 'FAIL'}  userns per-run p50 <= {TARGET_USERNS_RATIO:g}x root's: {ratio:.2f}x")
+        return 0 if ok else 1
     sources = [source] * args.n
     fresh_n = args.n if args.fresh is None else args.fresh
     shown_calls = len(lab.fixtures_by("public", "randomised"))
@@ -254,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         with SandboxRunner(prefault=args.prefault) as runner:
             started = time.perf_counter()
             runner.start()
-            print(f"  fork server start-up: {(time.perf_counter() - started) * 1000:.0f} ms")
+            print(f"  fork server start-up: {(time.perf_counter() - started) * 1000:.0f} ms; mode {runner.mode}")
             latencies, timed = latency(
                 runner, lab, source, args.n, args.warm, f"sandbox, default pool ({runner.slots} slots)"
             )
@@ -289,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             sequential(runner, lab, [source] * args.warm)
             figures["thr2"] = throughput(runner, lab, sources, args.jobs * 2)
             print(f"  2 slots  {figures['thr2']:8.1f} submissions/s   ({args.jobs * 2} threads)")
+        ratio = compare_modes(lab, source, min(args.n, 100), args.warm, args.prefault) if os.geteuid() == 0 else None
     except SandboxUnavailable as exc:
         print(f"the sandbox is not available here: {exc}", file=sys.stderr)
         return 2
@@ -324,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("throughput grows with slots (2 vs 1)", growth >= TARGET_GROWTH, f"{growth:.2f}x"),
     ]
+    if ratio is not None:
+        targets.append(
+            (f"userns per-run p50 <= {TARGET_USERNS_RATIO:g}x root's", ratio <= TARGET_USERNS_RATIO, f"{ratio:.2f}x")
+        )
     print()
     for name, ok, detail in targets:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")

@@ -1,4 +1,5 @@
-"""Isolation of untrusted student code (Linux, root): see :mod:`grader.sandbox.runner`.
+"""Isolation of untrusted student code (Linux; root or unprivileged user namespaces): see
+:mod:`grader.sandbox.runner`.
 
 ``from grader.sandbox import SandboxRunner, make_runner, SandboxUnavailable``.
 Nothing here is imported by :mod:`grader.grading`, and importing it is harmless on any

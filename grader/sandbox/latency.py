@@ -1,6 +1,7 @@
 """How long one submission takes in the sandbox, against a fresh interpreter.
 
-Not a test: ``python -m grader.sandbox.latency [-n 200] [--slots 2]`` (as root). It
+Not a test: ``python -m grader.sandbox.latency [-n 200] [--slots 2]`` (as root: the root mode;
+as any other user: the userns mode). It
 times a typical lab submission (a NumPy loss, four fixtures) run after run, then
 many threads at once, then the same through :class:`SubprocessRunner`.
 """

@@ -4,8 +4,11 @@ isolated child per submission.
 Started by :class:`grader.sandbox.runner.SandboxRunner` as a separate program
 (``python -I -S -B zygote.py <fd>``, clean environment), never as a fork of the
 grader, so its memory, which every child inherits, holds no expected values,
-reference code or secrets. It runs as root because it creates namespaces, mounts and
-switches uids; it never runs student code itself.
+reference code or secrets. It creates namespaces, mounts and switches uids, so it is
+root: real root when the grader is (the ``root`` mode), else root of a user namespace of
+its own that maps only the service's uid (the ``userns`` mode, :func:`_enter_own_namespaces`:
+it forks once to become PID 1 of a PID namespace that namespace owns). It never runs
+student code itself.
 
 Start-up, once:
 
@@ -23,9 +26,10 @@ Start-up, once:
 Children come in pairs, made ahead of time ("spares") so that forking and isolating
 (~6 ms here) is off the critical path::
 
-    zygote (root, host PID ns)
-      └─ init   PID 1 of a new PID ns; new mount/net/IPC/UTS ns; fresh /tmp tmpfs;
-         │      drops to a uid of its own; reaps; exits the way the student did
+    zygote (root, host PID ns; userns mode: root of its own user ns, PID 1 of its own PID ns)
+      └─ init   PID 1 of a new PID ns; (userns mode: a new user ns mapping only its uid);
+         │      new mount/net/IPC/UTS ns; fresh /tmp tmpfs; drops to a uid of its own
+         │      (userns mode: and every capability); reaps; exits the way the student did
          └─ student   PID 2: waits for one job; then rlimits, no_new_privs,
                       seccomp, audit hook, harness.serve
 
