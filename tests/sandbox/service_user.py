@@ -121,7 +121,7 @@ def copy_project(destination: Path) -> Path:
     """A copy of the project's code, labs and tests at ``destination/lossgrader``, readable by everyone."""
     root = destination / "lossgrader"
     root.mkdir(parents=True)
-    for name in ("grader", "reference", "labs", "tests", "migrations", "bench"):
+    for name in ("grader", "reference", "labs", "tests", "migrations", "bench", "deploy"):
         if (PROJECT_ROOT / name).is_dir():
             shutil.copytree(PROJECT_ROOT / name, root / name, ignore=_IGNORE)
     for name in ("pyproject.toml", "alembic.ini"):
