@@ -490,11 +490,17 @@ class RunCgroups:
             self._write(f"{name}/cpu.weight", str(self.cpu_weight))
         return os.open(f"{name}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.fd)
 
+    #: Pages a run may be charged for beyond what it allocates: the spare's warm-up heap and
+    #: its copies of the server's pages (copy-on-write), which RLIMIT_AS does not count.
+    SLACK_BYTES = 64 << 20
+
     def limit(self, uid: int, limits: dict, tmp_bytes: int) -> None:
-        """The job's caps: its memory (and its /tmp, which is charged too), init + student + threads."""
+        """The job's caps: its memory (with its /tmp, which is charged too, and :attr:`SLACK_BYTES`),
+        init + student + threads."""
         name = f"run-{uid}"
         if "memory" in self.controllers:
-            self._write(f"{name}/memory.max", str(int(limits["memory_mib"]) * 1024 * 1024 + tmp_bytes))
+            memory = int(limits["memory_mib"]) * 1024 * 1024 + tmp_bytes + self.SLACK_BYTES
+            self._write(f"{name}/memory.max", str(memory))
             with contextlib.suppress(FileNotFoundError):  # no swap accounting on this kernel
                 self._write(f"{name}/memory.swap.max", "0")
         if "pids" in self.controllers:
