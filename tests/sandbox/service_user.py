@@ -39,6 +39,10 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
+#: Changes when the way the environment is built changes (a new cache entry then).
+_LAYOUT = "venv --without-pip, pip --python"
+
+
 class ServiceUserUnavailable(RuntimeError):
     """The unprivileged set-up cannot be made here (the message says why)."""
 
@@ -53,9 +57,9 @@ def why_unavailable() -> str | None:
         return f"{SYSTEM_PYTHON} is missing"
     if shutil.which("useradd") is None:
         return "useradd is missing"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import venv, ensurepip"], capture_output=True)
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import venv"], capture_output=True)
     if probe.returncode:
-        return f"{SYSTEM_PYTHON} has no venv/ensurepip (apt-get install python3-venv)"
+        return f"{SYSTEM_PYTHON} has no venv module"
     return None
 
 
@@ -81,14 +85,15 @@ def requirements() -> list[str]:
 
 
 def ensure_venv() -> Path:
-    """A virtual environment from /usr/bin/python3 with :func:`requirements`, readable by everyone.
+    """A virtual environment from /usr/bin/python3 with :func:`requirements`, readable by everyone
+    (installed by this interpreter's pip: the venv itself has none).
 
-    Built once per set of requirements (under a lock, into a temporary folder renamed
-    into place), then reused: the first run takes a minute or two, later ones nothing.
+    Built once per set of requirements (under a lock; a file "ready" marks it complete),
+    then reused: the first run takes a minute or so, later ones nothing.
     """
     wanted = requirements()
     version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
-    key = hashlib.sha256("\n".join([version.stdout, *wanted]).encode()).hexdigest()[:12]
+    key = hashlib.sha256("\n".join([_LAYOUT, version.stdout, *wanted]).encode()).hexdigest()[:12]
     target = CACHE / f"venv-{key}"
     if (target / "ready").is_file():
         return target
@@ -99,10 +104,13 @@ def ensure_venv() -> Path:
         if (target / "ready").is_file():
             return target
         # A venv records its own path, so it is built where it stays; "ready" marks it complete.
+        # Without pip: Debian's ensurepip is a package of its own (python3-venv); this
+        # interpreter's pip installs into it instead (pip --python).
         shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(target)], check=True, capture_output=True)
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(target)], check=True, capture_output=True)
+        pip = [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python")]
         result = subprocess.run(
-            [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted],
+            [*pip, "install", "--quiet", "--disable-pip-version-check", *wanted],
             capture_output=True,
             text=True,
         )
