@@ -194,7 +194,9 @@ def _nest_headings(state: Any) -> None:
 
 @lru_cache(maxsize=64)
 def _render_markdown(text: str) -> str:
-    return _markdown().render(text)
+    # A code block wider than a phone scrolls: focusable, so that it can be scrolled from the keyboard.
+    # (Raw HTML is off: every ``<pre>`` in the output is a code block's.)
+    return _markdown().render(text).replace("<pre>", '<pre tabindex="0">')
 
 
 def markdown(text: str | None) -> Markup:

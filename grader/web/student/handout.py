@@ -115,7 +115,9 @@ def _markdown() -> Any:
 
 @lru_cache(maxsize=16)
 def _render(text: str) -> str:
-    return _markdown().render(text)
+    # A code block wider than a phone scrolls: focusable, so that the keyboard can scroll it (axe-core's
+    # scrollable-region-focusable). Raw HTML is off: every ``<pre>`` here is a code block's.
+    return _markdown().render(text).replace("<pre>", '<pre tabindex="0">')
 
 
 def render_handout(text: str | None, title: str | None = None) -> Markup:
