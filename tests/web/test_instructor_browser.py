@@ -203,6 +203,7 @@ def test_student_page_marks_the_counted_attempt_and_keeps_regrades_secondary(ins
     expect(counted).to_have_count(1)
     expect(counted.locator("h3")).to_contain_text("Attempt 2")
     expect(counted.locator(".mark-counted")).to_have_text("counted")
+    expect(page.locator(f"#lab-{LAB01}")).to_contain_text("below the best, attempt 1 with 25 / 25")
     regrade = counted.get_by_role("button", name="Regrade this attempt")
     colours = regrade.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
     assert colours[0] == "rgb(255, 255, 255)", f"a regrade button is secondary (outlined): {colours}"

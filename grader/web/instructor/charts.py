@@ -75,11 +75,11 @@ def _nice_max(value: int) -> int:
     if value <= 5:
         return max(1, value)
     magnitude = 10 ** int(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.5, 2, 2.5, 5, 10):
         top = int(math.ceil(value / (magnitude * step)) * magnitude * step)
-        if top / value < 1.5:
+        if top / value < 1.5 and any(top % k == 0 for k in (2, 3, 4, 5)):  # ticks at whole numbers
             return top
-    return value
+    return value + value % 2
 
 
 def bar_chart(
@@ -118,7 +118,7 @@ def bar_chart(
         if i % tick_every == 0:
             x_ticks.append(Tick(round(x + slot / 2, 2), tick_labels[i] if tick_labels else label))
     y_ticks = []
-    steps = min(top, 4)
+    steps = next(k for k in (4, 5, 3, 2, 1) if k <= top and top % k == 0)  # whole numbers of students or submissions
     for k in range(steps + 1):
         value = top * k / steps
         y_ticks.append(Tick(round(TOP + plot_height - plot_height * k / steps, 2), f"{value:g}"))
@@ -249,6 +249,7 @@ def timeline(
         due_text = f"{due.astimezone(zone):%Y-%m-%d %H:%M}"
         if due_inside:
             description += f"; the due date {due_text} is marked, and bars from it on may hold late work"
+            note = "bars from the due date on, in orange, may hold late work"
         else:
             where = "after the last" if due >= bins.origin else "before the first"
             note = f"the due date, {due_text}, is {where} submission"

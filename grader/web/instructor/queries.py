@@ -116,7 +116,7 @@ def lab_summaries(session: Session, labs: list[Lab]) -> list[LabSummary]:
             LabSummary(
                 lab,
                 int(count),
-                float(mean) if mean is not None else None,
+                round(float(mean), 2) if mean is not None else None,  # 14.16, not 14.1643
                 int(totals.get(lab.id, 0)),
             )
         )
