@@ -9,8 +9,13 @@ database, then times, side by side:
 * the per-fixture pass rates of one lab (``pass_rates``), target ≤ 200 ms;
 * the Canvas CSV export to a file (``export_canvas``), target ≤ 1 s;
 * the long CSV export (``export_long``), for information;
-* the instructor's dashboard and grade matrix pages, whole requests through the Flask
-  app (server time, no network), target ≤ 300 ms.
+* the instructor's dashboard, grade matrix and misconceptions pages (a lab's causes over
+  the counted submissions, and over all attempts), whole requests through the Flask app
+  (server time, no network), target ≤ 300 ms.
+
+Every failed fixture result is explained by a synthetic cause (a few mistakes each
+student shows at first and mostly fixes over their attempts), stored as the grader
+stores them: ``submissions.causes`` and one ``submission_causes`` row per cause.
 
 and prints the median and 95th percentile of ``--runs`` runs (after two warm-up runs)
 with PASS/FAIL against the targets. Exit status 1 if a target is missed.
@@ -56,7 +61,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, Index, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from grader.db.models import Base, FixtureResult, Lab, Score, Submission, User  # noqa: E402
+from grader.db.models import Base, FixtureResult, Lab, Score, Submission, SubmissionCause, User  # noqa: E402
 from grader.db.session import make_engine, make_sessionmaker  # noqa: E402
 from grader.service.gradebook import export_canvas, export_long, gradebook, pass_rates  # noqa: E402
 
@@ -85,7 +90,31 @@ SUBMISSION_COLUMNS = (
     "graded_at",
     "execution_time",
     "output",
+    "causes",
 )
+CAUSE_COLUMNS = (
+    "submission_id",
+    "key",
+    "lab_id",
+    "user_id",
+    "attempt",
+    "submitted_at",
+    "kind",
+    "mistake",
+    "points_lost",
+    "fixtures",
+)
+#: (key, kind, catalogue id, message, how likely a student shows it at the first attempt).
+CAUSES = (
+    ("mistake:mse_no_half", "mistake", "mse_no_half", "Your value matches Σ(y−t)² without the ½.", 0.40),
+    ("mistake:mse_mean", "mistake", "mse_mean", "Your value matches the mean of the squared differences.", 0.25),
+    ("pattern:mean_squared_error:factor-2", "pattern", None, "Your value is twice the expected one.", 0.15),
+    ("mistake:mse_batch_mean", "mistake", "mse_batch_mean", "Your value matches ½·Σ(y−t)² over N.", 0.10),
+    ("exception:mean_squared_error:ValueError", "exception", None, "`mean_squared_error` raised `ValueError`.", 0.08),
+    ("shape:mean_squared_error", "shape", None, "The result has the wrong shape.", 0.05),
+)
+UNEXPLAINED = ("value:mean_squared_error", "value", None, "`mean_squared_error` returns wrong values here.")
+FIX_CHANCE = 0.25  # per attempt, for each cause a student shows
 RESULT_COLUMNS = (
     "id",
     "submission_id",
@@ -146,8 +175,12 @@ def small_tables(size: Size) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return labs, users
 
 
-def batches(size: Size, per_batch: int = 100) -> Iterator[tuple[list[tuple], list[tuple], list[dict[str, Any]]]]:
-    """(submission rows, fixture result rows, score rows) for ``per_batch`` students at a time."""
+def batches(
+    size: Size, per_batch: int = 100
+) -> Iterator[tuple[list[tuple], list[tuple], list[dict[str, Any]], list[tuple]]]:
+    """(submission rows, fixture result rows, score rows, cause rows) for ``per_batch`` students at a time."""
+    import json
+
     rng = random.Random(size.seed)
     difficulty = {lab: [rng.uniform(0.25, 0.9) for _ in range(size.fixtures)] for lab in size.lab_ids}
     fixture_meta = [
@@ -159,18 +192,24 @@ def batches(size: Size, per_batch: int = 100) -> Iterator[tuple[list[tuple], lis
     subs: list[tuple] = []
     results: list[tuple] = []
     scores: list[dict[str, Any]] = []
+    causes: list[tuple] = []
     for user_id in range(1, size.students + 1):
         for lab_index, lab in enumerate(size.lab_ids):
             base = START + dt.timedelta(days=7 * lab_index)
             last: tuple[int, float, dt.datetime] | None = None
+            showing = [c for c in CAUSES if rng.random() < c[4]]
             for attempt in range(1, size.attempts + 1):
                 sub_id += 1
                 submitted = base + dt.timedelta(hours=attempt * 3, seconds=user_id)
                 passed_points = 0
+                explained: dict[tuple, list[str]] = {}
                 for position, (name, category, visibility) in enumerate(fixture_meta):
                     result_id += 1
                     passed = rng.random() < min(0.98, difficulty[lab][position] + 0.05 * attempt)
                     passed_points += passed
+                    if not passed:
+                        cause = showing[position % len(showing)] if showing else UNEXPLAINED
+                        explained.setdefault(cause, []).append(name)
                     results.append(
                         (
                             result_id,
@@ -188,6 +227,25 @@ def batches(size: Size, per_batch: int = 100) -> Iterator[tuple[list[tuple], lis
                             "" if passed else "your value matches Σ(y−t)² without the ½",
                             "{}",
                             0.002,
+                        )
+                    )
+                stored = []
+                if not explained:  # a result with nothing wrong has the row that says so
+                    causes.append((sub_id, "", lab, user_id, attempt, submitted, "none", None, 0.0, "[]"))
+                for (key, kind, mistake, message, *_), names in explained.items():
+                    fixtures = json.dumps(names)
+                    causes.append(
+                        (sub_id, key, lab, user_id, attempt, submitted, kind, mistake, float(len(names)), fixtures)
+                    )
+                    stored.append(
+                        dict(
+                            key=key,
+                            kind=kind,
+                            message=message,
+                            fixtures=names,
+                            points_lost=float(len(names)),
+                            mistake=mistake,
+                            code=None,
                         )
                     )
                 score = float(passed_points)
@@ -210,9 +268,11 @@ def batches(size: Size, per_batch: int = 100) -> Iterator[tuple[list[tuple], lis
                         submitted + dt.timedelta(seconds=2),
                         0.4,
                         "",
+                        json.dumps(sorted(stored, key=lambda c: -c["points_lost"])),
                     )
                 )
                 last = (sub_id, score, submitted)
+                showing = [c for c in showing if rng.random() >= FIX_CHANCE]
             if last is not None:
                 penalty = 1.0 if user_id % 10 == 0 else 0.0
                 scores.append(
@@ -231,13 +291,13 @@ def batches(size: Size, per_batch: int = 100) -> Iterator[tuple[list[tuple], lis
                     )
                 )
         if user_id % per_batch == 0 or user_id == size.students:
-            yield subs, results, scores
-            subs, results, scores = [], [], []
+            yield subs, results, scores, causes
+            subs, results, scores, causes = [], [], [], []
 
 
 # --- loading --------------------------------------------------------------------------
 
-BULK_INDEXED = (Submission.__table__, FixtureResult.__table__)
+BULK_INDEXED = (Submission.__table__, FixtureResult.__table__, SubmissionCause.__table__)
 
 
 def _bulk_indexes() -> list[Index]:
@@ -264,7 +324,7 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
     sqlite = engine.dialect.name == "sqlite"
     raw = engine.raw_connection()
     score_rows: list[dict[str, Any]] = []
-    counts = {"submissions": 0, "fixture_results": 0}
+    counts = {"submissions": 0, "fixture_results": 0, "submission_causes": 0}
     try:
         driver = raw.driver_connection
         if sqlite:
@@ -278,13 +338,19 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
                 f"INSERT INTO fixture_results ({', '.join(RESULT_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
             )
-            for subs, results, scores in batches(size):
+            cause_sql = (
+                f"INSERT INTO submission_causes ({', '.join(CAUSE_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(CAUSE_COLUMNS))})"
+            )
+            for subs, results, scores, causes in batches(size):
                 driver.executemany(
                     sub_sql, [(*s[:7], _sqlite_time(s[7]), *s[8:14], _sqlite_time(s[14]), *s[15:]) for s in subs]
                 )
                 driver.executemany(res_sql, results)
+                driver.executemany(cause_sql, [(*c[:5], _sqlite_time(c[5]), *c[6:]) for c in causes])
                 counts["submissions"] += len(subs)
                 counts["fixture_results"] += len(results)
+                counts["submission_causes"] += len(causes)
                 score_rows.extend(scores)
             driver.commit()
         else:
@@ -294,10 +360,12 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
                     cur.copy(f"COPY submissions ({', '.join(SUBMISSION_COLUMNS)}) FROM STDIN") as copy_subs,
                 ):
                     pending_results: list[list[tuple]] = []
-                    for subs, results, scores in batches(size):
+                    pending_causes: list[list[tuple]] = []
+                    for subs, results, scores, causes in batches(size):
                         for row in subs:
                             copy_subs.write_row(row)
                         pending_results.append(results)
+                        pending_causes.append(causes)
                         counts["submissions"] += len(subs)
                         score_rows.extend(scores)
                 with cur.copy(f"COPY fixture_results ({', '.join(RESULT_COLUMNS)}) FROM STDIN") as copy_results:
@@ -306,6 +374,12 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
                             copy_results.write_row(row)
                         counts["fixture_results"] += len(results)
                     pending_results.clear()
+                with cur.copy(f"COPY submission_causes ({', '.join(CAUSE_COLUMNS)}) FROM STDIN") as copy_causes:
+                    for causes in pending_causes:
+                        for row in causes:
+                            copy_causes.write_row(row)
+                        counts["submission_causes"] += len(causes)
+                    pending_causes.clear()
                 cur.execute("SET session_replication_role = origin")
             driver.commit()
     finally:
@@ -317,7 +391,7 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
         for index in _bulk_indexes():
             index.create(conn)
         if not sqlite:
-            for table in ("users", "submissions", "fixture_results"):
+            for table in ("users", "submissions", "fixture_results"):  # submission_causes has no serial id
                 conn.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )
@@ -412,10 +486,10 @@ class _NoDispatch:
         raise AssertionError(f"the benchmark dispatched submission {submission_id}")
 
 
-def time_pages(database: str, url: str, runs: int) -> list[Measure]:
-    """Server time of the instructor's dashboard and grade matrix pages (Flask test
-    client: the whole request — routing, sign-in check, queries, templates — without a
-    network), signed in as an instructor through the login form."""
+def time_pages(database: str, url: str, runs: int, lab: str) -> list[Measure]:
+    """Server time of the instructor's dashboard, grade matrix and ``lab``'s misconceptions
+    pages (Flask test client: the whole request — routing, sign-in check, queries,
+    templates — without a network), signed in as an instructor through the login form."""
     import re
 
     from grader.config import Config
@@ -439,7 +513,13 @@ def time_pages(database: str, url: str, runs: int) -> list[Measure]:
         signed_in = client.post("/login", data=account)
         assert signed_in.status_code == 302, signed_in.status_code
         measures = []
-        for name, path in (("dashboard page", "/instructor/"), ("grade matrix page", "/instructor/gradebook")):
+        pages = (
+            ("dashboard page", "/instructor/"),
+            ("grade matrix page", "/instructor/gradebook"),
+            ("misconceptions page", f"/instructor/labs/{lab}/misconceptions"),
+            ("misconceptions page, all attempts", f"/instructor/labs/{lab}/misconceptions?scope=all"),
+        )
+        for name, path in pages:
             times = []
             for run in range(runs + 2):
                 t0 = time.perf_counter()
@@ -558,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
                 explain(engine, size)
             measures.extend(time_operations(name, engine, size, args.runs, workdir))
             engine.dispose()
-            measures.extend(time_pages(name, url, args.runs))
+            measures.extend(time_pages(name, url, args.runs, size.lab_ids[0]))
     finally:
         if not args.keep and not args.reuse:
             if any(name == "postgresql" for name, _ in databases):

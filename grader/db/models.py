@@ -213,6 +213,35 @@ class FixtureResult(Base):
     )
 
 
+class SubmissionCause(Base):
+    """One cause of one graded result (``submissions.causes`` as rows), for the instructors'
+    misconception counts: aggregated per lab in the database instead of parsing JSON.
+
+    A result with no cause has one row with the key ``""`` (kind ``none``), so the table
+    lists every graded attempt (with its number and time) and the counts need nothing else.
+    Replaced with the fixture results whenever the submission is (re)graded. ``key`` is the
+    cause's key with an exception's line dropped (:func:`grader.service.insight.insight_key`).
+    """
+
+    __tablename__ = "submission_causes"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    lab_id: Mapped[str] = mapped_column(String(100))  # the submission's, copied: every query is per lab
+    user_id: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    mistake: Mapped[str | None] = mapped_column(String(100))  # catalogue id (kind mistake or convention)
+    points_lost: Mapped[float] = mapped_column(Float)
+    fixtures: Mapped[list[str]] = mapped_column(JSON)  # names of the fixtures it explains
+
+    __table_args__ = (
+        # covers the per-lab reads: every attempt in order per student, its causes and time
+        Index("ix_submission_causes_lab_user", "lab_id", "user_id", "attempt", "key", "submitted_at", "submission_id"),
+    )
+
+
 class Score(Base):
     """The gradebook cell: one per (student, lab), kept up to date as attempts are graded."""
 

@@ -42,6 +42,7 @@ from grader.grading.result import STATUS_ERROR, Result
 from grader.grading.runner import Runner
 from grader.grading.source import MAX_SOURCE_BYTES, check_source
 from grader.service.context import Services, lab_row_values, run_transaction
+from grader.service.insight import DELETE_CAUSES, INSERT_CAUSES, cause_rows
 from grader.service.policies import (
     Attempt,
     CoursePolicy,
@@ -458,9 +459,12 @@ _EXTENSION_DUE = select(Extension.__table__.c.due_at).where(
 
 
 def _replace_results(session: Session, submission_id: int, lab_id: str, result: Result) -> None:
-    """Exactly one current result set: delete the old rows, insert the new ones."""
+    """Exactly one current result set: delete the old rows, insert the new ones (fixture
+    results, and the causes as rows for the instructors' misconception counts)."""
     connection = session.connection()
     connection.execute(_DELETE_RESULTS, {"b_submission": submission_id})
+    connection.execute(DELETE_CAUSES, {"b_submission": submission_id})
+    connection.execute(INSERT_CAUSES, cause_rows(submission_id, result.causes))  # a no-cause row when none
     rows = []
     for position, test in enumerate(result.tests):
         detail = test.to_dict()

@@ -42,13 +42,21 @@ CHECKS = [
 ]
 
 
-class Api:
-    """The app under test and the demo student's API token."""
+#: Operations for instructors only: called with the demo instructor's token (a student's is 403).
+INSTRUCTOR_OPERATIONS = {
+    ("GET", "/api/v1/labs/{lab_id}/misconceptions"),
+    ("GET", "/api/v1/labs/{lab_id}/fixtures/stats"),
+}
 
-    def __init__(self, app: Any, token: str, submission_id: int) -> None:
+
+class Api:
+    """The app under test, the demo student's API token (and the demo instructor's)."""
+
+    def __init__(self, app: Any, token: str, submission_id: int, instructor_token: str = "") -> None:
         self.app = app
         self.token = token
         self.submission_id = submission_id
+        self.instructor_token = instructor_token
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +76,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator
         with session_scope(services.sessions) as session:
             create_demo(session)
             token = create_token(session, find_user(session, "demo-student1"), "schemathesis")
+            instructor_token = create_token(session, find_user(session, "demo-instructor"), "schemathesis")
             user_id = find_user(session, "demo-student1").id
         submission = submit(services, user_id, LAB, CORRECT_FILE.read_bytes(), "mse.py")
         # Generated submissions must reach the handler, not the per-token rate limit.
         app = build_app(config, services, API_SUBMIT_RATE_LIMIT="100000/minute")
-        yield Api(app, token, submission.id)
+        yield Api(app, token, submission.id, instructor_token)
     finally:
         services.close()
 
@@ -107,6 +116,11 @@ def _valid_requests(api: Api) -> dict[tuple[str, str], list[dict[str, Any]]]:
             }
         ],
         ("GET", "/api/v1/submissions/{submission_id}"): [{"path_parameters": {"submission_id": api.submission_id}}],
+        ("GET", "/api/v1/labs/{lab_id}/misconceptions"): [
+            {"path_parameters": lab},
+            {"path_parameters": lab, "query": {"scope": "all"}},
+        ],
+        ("GET", "/api/v1/labs/{lab_id}/fixtures/stats"): [{"path_parameters": lab}],
     }
 
 
@@ -127,7 +141,8 @@ def test_openapi_document_is_served(api: Api) -> None:
 def test_api_conforms(api_schema: Any, api: Api, method: str, path: str) -> None:
     """A valid request is answered with a 2xx; no 5xx, and status, content type and body as documented, for all."""
     operation = api_schema[path][method]
-    headers = {"Authorization": f"Bearer {api.token}"}
+    token = api.instructor_token if (method, path) in INSTRUCTOR_OPERATIONS else api.token
+    headers = {"Authorization": f"Bearer {token}"}
 
     valid = _valid_requests(api).get((method, path))
     assert valid, f"{method} {path}: add a request it must accept to _valid_requests"
@@ -181,6 +196,8 @@ def test_api_rejects_without_token(api: Api) -> None:
         ("get", "/api/v1/labs/lab01-mse/public-fixtures"),
         ("post", "/api/v1/labs/lab01-mse/submissions"),
         ("get", f"/api/v1/submissions/{api.submission_id}"),
+        ("get", "/api/v1/labs/lab01-mse/misconceptions"),
+        ("get", "/api/v1/labs/lab01-mse/fixtures/stats"),
     ):
         response = getattr(client, method)(url)
         assert response.status_code == 401, (method, url, response.status_code)

@@ -339,3 +339,49 @@ def submission(submission_id: int) -> Response:
     results = result_rows(db, found.id) if found.status == "graded" else []
     _ask_again(found)
     return respond(submission_document(found, full, results))
+
+
+# --- instructors: what the class gets wrong ---------------------------------------------------
+
+
+def _instructors_only() -> Response | None:
+    """403 unless the caller is an instructor (or admin)."""
+    if _is_instructor():
+        return None
+    return api_error(403, "Only instructors can see what the class gets wrong.")
+
+
+@bp.route("/labs/<lab_id>/misconceptions")
+@api_login_required
+def lab_misconceptions(lab_id: str) -> Response:
+    """Each cause the grader found in the lab, most students first (instructors only):
+    the counted submissions, or every graded attempt with ``?scope=all``."""
+    from grader.service.insight import SCOPES, misconceptions
+
+    refused = _instructors_only()
+    if refused is not None:
+        return refused
+    scope = request.args.get("scope", "counted")
+    if scope not in SCOPES:
+        return api_error(400, f"scope must be one of: {', '.join(SCOPES)}.")
+    try:
+        found = misconceptions(get_db(), lab_id, scope, links=0)
+    except LookupError:
+        return api_error(404, f"There is no lab {lab_id!r}.")
+    return respond(found.to_dict())
+
+
+@bp.route("/labs/<lab_id>/fixtures/stats")
+@api_login_required
+def lab_fixture_stats(lab_id: str) -> Response:
+    """Per fixture of the lab: how many counted submissions pass it and its commonest cause (instructors only)."""
+    from grader.service.insight import fixture_stats
+
+    refused = _instructors_only()
+    if refused is not None:
+        return refused
+    try:
+        stats = fixture_stats(get_db(), lab_id, links=0)
+    except LookupError:
+        return api_error(404, f"There is no lab {lab_id!r}.")
+    return respond(stats.to_dict())

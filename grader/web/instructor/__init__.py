@@ -22,4 +22,4 @@ def instructors_only() -> Any:
     return None
 
 
-from grader.web.instructor import views  # noqa: E402,F401  (registers the routes on bp)
+from grader.web.instructor import insight_views, views  # noqa: E402,F401  (register the routes on bp)

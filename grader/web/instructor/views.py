@@ -51,19 +51,15 @@ def _student_or_404(db: Any, user_id: int) -> User:
 @bp.route("/")
 def index() -> Any:
     """The course at a glance: grading (queue, grader errors), labs; for the chosen lab its score histogram,
-    submissions over time, pass rates."""
-    from grader.service.gradebook import pass_rates
-
+    submissions over time, and what the class gets wrong (``_misconceptions.html``, with the pass rates)."""
     db = get_db()
     labs = _labs(db)
     summaries = queries.lab_summaries(db, labs)
     selected = next((lab for lab in labs if lab.id == request.args.get("lab")), labs[0] if labs else None)
     histogram = timeline = None
-    rates: list[Any] = []
     if selected is not None:
         histogram = charts.histogram("histogram", selected.title, queries.score_fractions(db, selected.id))
         timeline = _timeline(db, selected)
-        rates = sorted(pass_rates(db, selected.id), key=lambda r: (r.rate, r.name))
     return render_template(
         "instructor/dashboard.html",
         grading=queries.grading_state(db, utcnow()),
@@ -71,7 +67,6 @@ def index() -> Any:
         selected=selected,
         histogram=histogram,
         timeline=timeline,
-        rates=rates,
     )
 
 
