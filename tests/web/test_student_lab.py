@@ -32,8 +32,9 @@ def test_formula_blocks_become_typeset_html_and_code_stays_code():
     assert "<var>t</var><sub><var>n</var><var>k</var></sub>" in html  # subscripts as <sub>, each index a variable
     assert "10<sup>−7</sup>" in html
     assert html.count('class="formula-part"') == 2  # the two parts may wrap apart on a phone
-    assert '<pre><code class="language-python">x = 1' in html
-    assert "<pre><code>def f():" in html  # an indented block of code is not a formula
+    # Code blocks are focusable: one wider than a phone scrolls from the keyboard too (axe-core).
+    assert '<pre tabindex="0"><code class="language-python">x = 1' in html
+    assert '<pre tabindex="0"><code>def f():' in html  # an indented block of code is not a formula
 
 
 def test_is_formula():
@@ -66,7 +67,7 @@ def test_lab_page_shows_the_handout_first_with_formulas(student_client):
     assert html.count("Lab02: Cross-entropy error</h") == 1  # the handout's own title is not repeated
     formula = re.search(r'<div class="formula" role="math"[^>]*>(.*?)</div>', html, re.S)
     assert formula and "<var>y</var><sub><var>n</var><var>k</var></sub>" in formula.group(1)
-    assert "<pre><code>E =" not in html
+    assert "<code>E =" not in html  # the formula is typeset, not left as a code block
 
 
 def test_lab_page_says_how_to_install_and_uses_one_check_command(student_client):
