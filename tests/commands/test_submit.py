@@ -67,12 +67,6 @@ def server(config) -> Iterator[dict[str, Any]]:  # noqa: F811
         services.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def invoke(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
     code = run([str(a) for a in args])
     captured = capsys.readouterr()
@@ -151,8 +145,10 @@ def test_refusal_exits_2_with_the_servers_reason(server, capsys):
 
 
 def test_unreachable_server_exits_2_with_one_line(capsys):
-    url = f"http://127.0.0.1:{free_port()}"
-    code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", url, "--token", "lg_x")
+    with socket.socket() as sock:  # bound, never listening: refused, and nobody else can take the port
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", url, "--token", "lg_x")
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert "cannot reach the server" in err
