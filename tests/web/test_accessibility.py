@@ -53,6 +53,8 @@ INSTRUCTOR_PAGES = [
     "/instructor/students/{student}",
     f"/instructor/labs/{LAB01}",
     f"/instructor/labs/{LAB01}/regrade",
+    f"/instructor/labs/{LAB01}/misconceptions",
+    f"/instructor/labs/{LAB01}/misconceptions?scope=all",
     "/instructor/roster",
     "/instructor/roster?section=B",
 ]
