@@ -220,7 +220,7 @@ def check(
         text = f"`{name}` returned {kind}{at}; expected a finite value."
         diagnosis, candidates = _diagnose(diagnostics, args, got, expected, policy)
         summary = f"`{name}` returned {kind}; expected a finite value."
-        advice = _non_finite_advice(kind)
+        advice = _non_finite_advice(kind, function)
         return Verdict(False, "finite", text, summary, abs_err, rel_err, diagnosis, advice, candidates, reason=kind)
 
     if not gaps.close(policy):
@@ -332,7 +332,12 @@ def _array_for_scalar(
     return text, f"`{name}` returned {container}; expected a single number.", "array_for_scalar"
 
 
-def _non_finite_advice(kind: str) -> str:
+def _non_finite_advice(kind: str, function: FunctionSpec) -> str:
+    """Where inf or nan usually come from, for this function: advice about logarithms
+    and exp would mislead a student whose formula has neither (a sum of squares)."""
+    formula = f"{function.name} {function.summary}".lower()
+    if not any(word in formula for word in ("ln", "log", "exp", "softmax", "entropy")):
+        return "Inf and NaN usually come from a division by zero (a count that is 0) or from an overflow."
     if kind == "inf":
         return "ln(0) is −inf: add a small δ inside the log (ln(y + 1e-7)), or use log-sum-exp from logits."
     return (

@@ -240,6 +240,9 @@ class Result:
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
             "output": self.summary_text(),
+            # feedback is Markdown (code spans, formulas): Gradescope renders it as such
+            "output_format": "md",
+            "test_output_format": "md",
             "tests": tests,
             "extra_data": {
                 "lab": self.lab_id,

@@ -89,10 +89,18 @@ def test_shape_mismatch_comes_before_values() -> None:
 
 
 def test_non_finite_results_are_caught_with_advice() -> None:
-    verdict = check(ok(np.inf), np.array(16.1), SCALAR, POLICY)
+    cee = FunctionSpec("cross_entropy_error", "cross_entropy_error(y, t)", "scalar", "cee", "−Σ t·ln(y + δ)", Policy())
+    verdict = check(ok(np.inf), np.array(16.1), cee, POLICY)
     assert verdict.stage == "finite" and "inf" in verdict.message and "δ" in verdict.advice
     verdict = check(ok([np.nan, 1.0], "array", "ndarray"), np.array([0.5, 0.5]), ARRAY, POLICY)
     assert verdict.stage == "finite" and "nan at index (0,)" in verdict.message
+
+
+def test_non_finite_advice_for_a_formula_without_logs_never_mentions_them() -> None:
+    mse = FunctionSpec("mean_squared_error", "mean_squared_error(y, t)", "scalar", "mse", "½·Σ(y − t)²", Policy())
+    verdict = check(ok(np.inf), np.array(0.5), mse, POLICY)
+    assert verdict.stage == "finite" and "division by zero" in verdict.advice
+    assert not any(word in verdict.advice for word in ("ln", "log", "δ", "exp"))
 
 
 def test_nan_match_policy_accepts_matching_non_finite_values() -> None:
