@@ -14,20 +14,11 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect, url_for
 from flask_login import current_user
-from werkzeug.routing import IntegerConverter
 
 from grader.config import Config, TestConfig
 
 #: Blueprint packages written separately; registered when they exist.
 OPTIONAL_BLUEPRINTS = ("instructor", "api")
-
-
-class DatabaseIdConverter(IntegerConverter):
-    """``<int:…>`` limited to 64-bit database ids: a larger number is a 404, not a 500."""
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
@@ -43,13 +34,13 @@ def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
     services = overrides.pop("SERVICES", None)
 
     app = Flask(__name__, instance_path=config.instance_path, instance_relative_config=True)
-    app.url_map.converters["int"] = DatabaseIdConverter  # before any blueprint registers a route
+    from grader.web import db, errors, filters, limits, security
+    from grader.web.extensions import csrf
+
+    limits.init_app(app)  # path converters before any route is added; the size checks before any other hook
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     configure(app, config, overrides)
-
-    from grader.web import db, errors, filters, security
-    from grader.web.extensions import csrf
 
     db.init_app(app, services)
     security.init_app(app)
@@ -67,6 +58,7 @@ def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/readyz", "readyz", readyz)
     return app
 
 
@@ -129,10 +121,21 @@ def index() -> Any:
 
 
 def healthz() -> Any:
-    """Liveness and database check, for load balancers and ``lossgrader serve``."""
-    from sqlalchemy import text
-
-    from grader.web.db import get_db
-
-    get_db().execute(text("SELECT 1"))
+    """Liveness: the process answers (it needs nothing else; see ``/readyz``)."""
     return jsonify(status="ok")
+
+
+def readyz() -> Any:
+    """Readiness: 200 when the database and the broker answer and submissions can be graded,
+    else 503 with ``Retry-After`` and what is not ready."""
+    from grader.web.health import READY, readiness
+
+    checks = readiness()
+    ready = all(check in READY for check in checks.values())
+    response = jsonify(status="ready" if ready else "unavailable", checks=checks)
+    if not ready:
+        from grader.web.errors import UNAVAILABLE_RETRY_SECONDS
+
+        response.status_code = 503
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    return response

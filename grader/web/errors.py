@@ -1,12 +1,28 @@
-"""Error pages (HTML), and JSON errors under ``/api/``."""
+"""Error pages (HTML), and JSON errors under ``/api/``.
+
+While the database (or the broker) cannot be reached, a request that needs it is answered
+503 with ``Retry-After`` (never 500), and the outage is logged once per episode: one
+warning when it starts, one line when a request gets through again (:class:`Outage`).
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+import contextlib
+import logging
+import threading
+import time
+
+from flask import Flask, Response, current_app, g, has_app_context, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from grader.web import db
+
+#: What a client is told to wait (seconds) while the database or broker is unreachable.
+UNAVAILABLE_RETRY_SECONDS = 3
+OUTAGE_KEY = "lossgrader.outage"
 
 MESSAGES = {
     400: (
@@ -21,8 +37,14 @@ MESSAGES = {
         "Upload too large",
         "What you sent is too large. A submission must be a single Python file of at most 256 KB.",
     ),
+    414: ("Request too long", "The address is too long. Check the link you followed."),
     429: ("Too many requests", "Too many attempts in a short time. Wait a minute, then try again."),
+    431: ("Request headers too large", "A header of the request (a cookie or a token) is too long."),
     500: ("Something went wrong", "The server could not finish this request. It has been logged; try again later."),
+    503: (
+        "Service briefly unavailable",
+        "The service cannot reach its database for a moment. Try again in a few seconds: nothing was lost.",
+    ),
 }
 
 CSRF_MESSAGE = "The form has expired or was sent from another site. Reload the page, then send it again."
@@ -41,6 +63,9 @@ def error_response(code: int, description: str | None = None, *, bare: bool = Fa
         if code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="lossgrader"'
     else:
+        if bare and "_login_user" not in g and hasattr(current_app, "login_manager"):
+            # Flask-Login's template context would load the user from the database: this page goes without.
+            g._login_user = current_app.login_manager.anonymous_user()
         page = render_template(
             "errors/error.html", code=code, title=title, message=message, detail=description, bare=bare
         )
@@ -73,6 +98,97 @@ def handle_server_error(exc: Exception) -> Response:
     return error_response(500, bare=True)  # bare: no navigation, which would load the user again
 
 
+class Outage:
+    """Whether the database (or broker) is unreachable, as requests found it: logged once per episode."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.since: float | None = None
+        self.refused = 0  # requests answered 503 in this episode
+        self._lock = threading.Lock()
+
+    def begin(self, reason: str, *, refused: bool = True) -> bool:
+        """A request found the database unreachable; True (and one warning) if this starts an episode."""
+        with self._lock:
+            self.refused += int(refused)
+            if self.since is not None:
+                return False
+            self.since = time.monotonic()
+        self.logger.warning("database or broker unreachable (%s): answering 503 until it is back", reason)
+        return True
+
+    def end(self) -> None:
+        """A request used the database again: close the episode (one line) if one is open."""
+        with self._lock:
+            if self.since is None:
+                return
+            lasted, refused = time.monotonic() - self.since, self.refused
+            self.since, self.refused = None, 0
+        self.logger.warning("database reachable again after %.1f s (%d requests answered 503)", lasted, refused)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database or the broker cannot be reached now (not a bug)."""
+    from grader.service.context import is_transient
+
+    if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and is_transient(exc)):
+        return True
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the server extra installs it
+        return False
+    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:200]
+
+
+def unavailable_response() -> Response:
+    """503 with ``Retry-After``: a page without navigation, or JSON under /api/."""
+    response = error_response(503, bare=True)  # bare: the navigation would load the user from the database
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    return response
+
+
+def handle_unavailable(exc: Exception) -> Response:
+    """A database or broker error: 503 if it is an outage (logged once per episode), else a 500."""
+    if not is_unavailable(exc):
+        raise exc  # a bug: the 500 handler logs it (tests see it propagate)
+    with contextlib.suppress(Exception):  # the connection is gone: rolling back may fail too
+        db.rollback()
+    current_app.extensions[OUTAGE_KEY].begin(_first_line(exc))
+    return unavailable_response()
+
+
+def _outage_over(response: Response) -> Response:
+    """A request that used the database and did not fail closes the outage episode."""
+    outage = current_app.extensions[OUTAGE_KEY]
+    if outage.since is not None and "db" in g and response.status_code < 500:
+        outage.end()
+    return response
+
+
+class _RetryWarnings(logging.Filter):
+    """During a request, the service's "database unavailable, retrying" warnings join the
+    request's outage episode (one line for all), instead of one line per retry per request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not has_app_context() or not str(record.msg).startswith("database unavailable"):
+            return True
+        outage = current_app.extensions.get(OUTAGE_KEY)
+        if outage is None:
+            return True
+        outage.begin(record.getMessage()[:200], refused=False)  # logs the episode's one line if it starts one
+        return False
+
+
+def handle_recursion(exc: RecursionError) -> Response:
+    """Input nested deeper than the parser can follow is the client's problem: 400."""
+    return error_response(400, "The request is nested too deeply.")
+
+
 def handle_csrf_error(exc: CSRFError) -> Response:
     """A form without a valid CSRF token: 400, with a way out."""
     return error_response(400, CSRF_MESSAGE)
@@ -80,6 +196,19 @@ def handle_csrf_error(exc: CSRFError) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers (unhandled exceptions reach the 500 handler unless testing propagates them)."""
+    app.extensions[OUTAGE_KEY] = Outage(app.logger)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_server_error)
+    app.register_error_handler(DBAPIError, handle_unavailable)
+    app.register_error_handler(PoolTimeout, handle_unavailable)
+    app.register_error_handler(RecursionError, handle_recursion)
+    with contextlib.suppress(ImportError):
+        import redis
+
+        app.register_error_handler(redis.exceptions.ConnectionError, handle_unavailable)
+        app.register_error_handler(redis.exceptions.TimeoutError, handle_unavailable)
+    app.after_request(_outage_over)
+    retries = logging.getLogger("grader.service.context")
+    if not any(isinstance(f, _RetryWarnings) for f in retries.filters):
+        retries.addFilter(_RetryWarnings())
