@@ -396,80 +396,85 @@ def _lab(session: Session, lab_id: str) -> Lab:
     return lab
 
 
-@dataclass(slots=True)
-class _Attempt:
-    submission_id: int
-    number: int
-    time: Any  # as fetched: SQLite's stored text, or a datetime
-    keys: set[str]
+#: A graded attempt: (submission id, attempt number, time as fetched, its cause keys).
+_Attempt = tuple[int, int, Any, "set[str] | frozenset[str]"]
+_NOTHING: frozenset[str] = frozenset()
 
 
 class _LabAttempts:
-    """Every graded attempt of a lab (that has its causes recorded), per student in order."""
+    """Every graded attempt of a lab (that has its causes recorded), per student in order,
+    summed up in one pass: who ever showed each cause, the causes per attempt number, and
+    feedback effectiveness (see :class:`NextAttempt`)."""
 
     def __init__(self, session: Session, lab_id: str) -> None:
+        rows = session.connection().execute(_lab_rows(_postgres(session)), {"b_lab": lab_id}).all()
         self.by_user: dict[int, list[_Attempt]] = {}
-        last: _Attempt | None = None
-        for uid, number, key, at, sid in (
-            session.connection().execute(_lab_rows(_postgres(session)), {"b_lab": lab_id}).all()
-        ):
-            if last is None or last.submission_id != sid:
-                last = _Attempt(sid, number, at, set())
-                self.by_user.setdefault(uid, []).append(last)
-            if key != NO_CAUSE:
-                last.keys.add(key)
-
-    def next_attempts(self) -> dict[str, NextAttempt]:
-        """Feedback effectiveness of every cause (each student once, see :class:`NextAttempt`)."""
+        current = None
+        keys: set[str] = set()
+        for uid, number, key, at, sid in rows:  # in order of student, attempt (and key: "" first)
+            if sid != current:
+                current = sid
+                keys = set() if key else _NOTHING  # type: ignore[assignment]  # most attempts have one row
+                self.by_user.setdefault(uid, []).append((sid, number, at, keys))
+            if key:
+                if keys is _NOTHING:
+                    keys = set()
+                    attempts = self.by_user[uid]
+                    attempts[-1] = (sid, number, at, keys)
+                keys.add(key)
+        self.ever: Counter[str] = Counter()  # students who showed it at any attempt
+        self.per_number: dict[int, Counter[str]] = defaultdict(Counter)  # causes at each attempt number
+        self.students_at: Counter[int] = Counter()  # students with an attempt of each number
         students: Counter[str] = Counter()
         waits: dict[str, list[float]] = defaultdict(list)
         for attempts in self.by_user.values():
-            loadable = [a for a in attempts if LOAD_KEY not in a.keys]
-            after_loadable = dict(zip((a.number for a in loadable), loadable[1:], strict=False))
-            after_any = dict(zip((a.number for a in attempts), attempts[1:], strict=False))
-            seen: set[str] = set()
-            for attempt in attempts:
-                for key in attempt.keys - seen:
-                    after = (after_any if key == LOAD_KEY else after_loadable).get(attempt.number)
+            shown: set[str] = set()
+            judged: set[str] = set()
+            loadable_after: _Attempt | None = None  # the next attempt that could be loaded, walking back
+            following: list[_Attempt | None] = [None] * len(attempts)
+            for index in range(len(attempts) - 1, -1, -1):
+                following[index] = loadable_after
+                if LOAD_KEY not in attempts[index][3]:
+                    loadable_after = attempts[index]
+            for index, (_, number, at, found) in enumerate(attempts):
+                if number <= TREND_ATTEMPTS:
+                    self.students_at[number] += 1
+                    if found:
+                        self.per_number[number].update(found)
+                if not found:
+                    continue
+                shown |= found
+                for key in found - judged:
+                    if key == LOAD_KEY:
+                        after = attempts[index + 1] if index + 1 < len(attempts) else None
+                    else:
+                        after = following[index]
                     if after is None:
                         continue  # nothing after it to judge by: a later attempt showing it may be
-                    seen.add(key)
+                    judged.add(key)
                     students[key] += 1
-                    if key not in after.keys:
-                        waits[key].append((_utc(after.time) - _utc(attempt.time)).total_seconds())  # type: ignore[operator]
-        return {
+                    if key not in after[3]:
+                        waits[key].append((_utc(after[2]) - _utc(at)).total_seconds())  # type: ignore[operator]
+            self.ever.update(shown)
+        self.fixes = {
             key: NextAttempt(count, len(waits[key]), statistics.median(waits[key]) if waits[key] else None)
             for key, count in students.items()
         }
 
     def trend(self, keys: Sequence[str]) -> list[TrendPoint]:
         """Per attempt number (up to :data:`TREND_ATTEMPTS`): students, and how many show each key."""
-        students: Counter[int] = Counter()
-        counts: dict[int, Counter[str]] = defaultdict(Counter)
-        wanted = set(keys)
-        for attempts in self.by_user.values():
-            for attempt in attempts:
-                if attempt.number <= TREND_ATTEMPTS:
-                    students[attempt.number] += 1
-                    for key in attempt.keys:
-                        if key in wanted:
-                            counts[attempt.number][key] += 1
-        return [TrendPoint(n, students[n], dict(counts[n])) for n in sorted(students)]
-
-    def students_per_key(self) -> Counter[str]:
-        """Per key, the students who showed it at any attempt."""
-        found: Counter[str] = Counter()
-        for attempts in self.by_user.values():
-            found.update({key for attempt in attempts for key in attempt.keys})
-        return found
+        return [
+            TrendPoint(n, self.students_at[n], {k: self.per_number[n][k] for k in keys if self.per_number[n][k]})
+            for n in sorted(self.students_at)
+        ]
 
     def latest_showing(self) -> dict[str, dict[int, tuple[int, int]]]:
         """Per key: each student who ever showed it, and their latest attempt that does."""
         found: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
         for uid, attempts in self.by_user.items():
-            for attempt in attempts:  # in order: a later one replaces
-                for key in attempt.keys:
-                    found[key][uid] = (attempt.submission_id, attempt.number)
+            for sid, number, _, keys in attempts:  # in order: a later one replaces
+                for key in keys:
+                    found[key][uid] = (sid, number)
         return found
 
 
@@ -595,7 +600,7 @@ def misconceptions(
         fixtures = _fixtures_shown(session, by_key)
         latest = max(representative.values(), default=None)
     order = sorted(by_key, key=lambda key: (-len(by_key[key]), key))
-    fixes = attempts.next_attempts()
+    fixes = attempts.fixes
     meta = _cause_meta(session, representative)
     names = _Names(session, {uid for chosen in by_key.values() for uid in chosen} if links != 0 else ())
     place = {name: i for i, (name, _, _) in enumerate(_fixture_list(session, latest))}
@@ -614,7 +619,7 @@ def misconceptions(
         for key in order
     ]
     # followed over the attempts: the causes most students ever showed (those fixed early too)
-    ever = attempts.students_per_key()
+    ever = attempts.ever
     trend_keys = sorted(ever, key=lambda key: (-ever[key], key))[:TREND_CAUSES]
     return Misconceptions(lab.id, lab.title, scope, students, causes, trend_keys, attempts.trend(trend_keys))
 
