@@ -9,14 +9,18 @@ not be made or graded (one line on stderr).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import random
 import secrets
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,11 @@ REQUEST_TIMEOUT = 30.0
 FIRST_POLL = 0.5
 MAX_POLL = 5.0
 MAX_WAIT = 30.0  # the most of a server's Retry-After we follow
+#: Answers that say "try again soon": the service (or a proxy in front of it) is briefly unavailable.
+RETRY_STATUSES = (429, 502, 503, 504)
+RETRY_SECONDS = 60.0  # how long one request keeps retrying them (and lost connections), by default
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
 
 
 def config_path() -> Path:
@@ -59,30 +68,93 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-class Client:
-    """The few API calls ``submit`` needs, over urllib."""
+class _TryAgain(Exception):
+    """A failure worth retrying: a lost connection, or an answer in :data:`RETRY_STATUSES`."""
 
-    def __init__(self, server: str, token: str, timeout: float = REQUEST_TIMEOUT) -> None:
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+def retry_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds before try ``attempt + 1``: the server's Retry-After when it gave one (at most
+    :data:`MAX_WAIT`), else exponential backoff with jitter (so clients do not return in step)."""
+    if retry_after is not None:
+        return min(max(retry_after, FIRST_BACKOFF), MAX_WAIT)
+    ceiling = min(FIRST_BACKOFF * 2**attempt, MAX_BACKOFF)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class Client:
+    """The few API calls ``submit`` needs, over urllib, each retried while the service is
+    briefly unavailable (503, 429, 502, 504, a lost connection) for up to ``retry_seconds``.
+
+    ``answers`` records every HTTP status received and its Retry-After header.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        timeout: float = REQUEST_TIMEOUT,
+        *,
+        retry_seconds: float = RETRY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.server = server.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.retry_seconds = retry_seconds
+        self.sleep = sleep
         self.retry_after: float | None = None  # the last answer's Retry-After, in seconds
+        self.retries = 0  # tries that were repeated, over this client's life
+        self.answers: list[tuple[int, str | None]] = []
 
-    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Any:
-        """Send a request; the decoded JSON body, or UserError with one line."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send a request, retrying while the service is briefly unavailable; the decoded JSON
+        body, or UserError with one line. Only idempotent requests should be retried: a POST
+        carries an ``Idempotency-Key``."""
+        deadline = time.monotonic() + self.retry_seconds
+        attempt = 0
+        while True:
+            try:
+                return self._once(method, path, body, content_type, headers or {})
+            except _TryAgain as exc:
+                delay = retry_delay(attempt, exc.retry_after)
+                if time.monotonic() + delay > deadline:
+                    raise UserError(f"{exc.problem}; gave up after retrying for {self.retry_seconds:g} s") from None
+                self.retries += 1
+                attempt += 1
+                self.sleep(delay)
+
+    def _once(self, method: str, path: str, body: bytes | None, content_type: str | None, extra: dict[str, str]) -> Any:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "User-Agent": USER_AGENT}
         if content_type:
             headers["Content-Type"] = content_type
+        headers.update(extra)
         request = urllib.request.Request(self.server + path, data=body, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                self.answers.append((response.status, response.headers.get("Retry-After")))
                 self.retry_after = _seconds(response.headers.get("Retry-After"))
                 return json.loads(response.read().decode("utf-8") or "null")
         except urllib.error.HTTPError as exc:
-            raise UserError(self._problem(exc)) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise UserError(f"cannot reach the server at {self.server}: {reason}") from None
+            self.answers.append((exc.code, exc.headers.get("Retry-After")))
+            problem = self._problem(exc)
+            if exc.code in RETRY_STATUSES:
+                raise _TryAgain(problem, _seconds(exc.headers.get("Retry-After"))) from None
+            raise UserError(problem) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            raise _TryAgain(f"cannot reach the server at {self.server}: {reason}") from None
         except ValueError:
             raise UserError(
                 f"the server at {self.server} did not answer with JSON (is it a lossgrader server?)"
@@ -99,8 +171,9 @@ class Client:
             return f"{self.server} has no lossgrader API (HTTP 404)"
         return f"{message or exc.reason} (HTTP {exc.code})"
 
-    def submit(self, lab_id: str, filename: str, source: bytes) -> dict[str, Any]:
-        """POST the file as multipart/form-data."""
+    def submit(self, lab_id: str, filename: str, source: bytes, idempotency_key: str | None = None) -> dict[str, Any]:
+        """POST the file as multipart/form-data, with an ``Idempotency-Key`` (a new one unless
+        given) so that a retry gets the submission a lost answer's try made, not a second one."""
         boundary = "lossgrader-" + secrets.token_hex(16)
         safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
         body = b"".join(
@@ -113,7 +186,8 @@ class Client:
             )
         )
         path = f"/api/v1/labs/{urllib.parse.quote(lab_id, safe='')}/submissions"
-        return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}")
+        key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}", key)
 
     def submission(self, submission_id: int) -> dict[str, Any]:
         """GET a submission."""
@@ -211,6 +285,14 @@ def as_cause(data: Any) -> Cause | None:
 @click.option("--server", default=None, help=f"Server URL (default: LOSSGRADER_SERVER, config file, {DEFAULT_SERVER}).")
 @click.option("--token", default=None, help="API token (default: LOSSGRADER_TOKEN, then the config file).")
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--retry-for",
+    "retry_seconds",
+    type=click.FloatRange(0),
+    default=RETRY_SECONDS,
+    show_default=True,
+    help="Seconds each request keeps retrying while the server is unreachable or busy (503, 429).",
+)
 @click.option("--no-wait", is_flag=True, help="Only submit; print the submission's id and URL.")
 @click.option("--details", "-v", is_flag=True, help="Show every failed visible fixture's call and values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the server's result document as JSON.")
@@ -220,6 +302,7 @@ def submit(
     server: str | None,
     token: str | None,
     timeout: float,
+    retry_seconds: float,
     no_wait: bool,
     details: bool,
     as_json: bool,
@@ -240,7 +323,7 @@ def submit(
     except OSError as exc:
         raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
 
-    client = Client(server, token.strip())
+    client = Client(server, token.strip(), retry_seconds=retry_seconds)
     accepted = client.submit(lab_id, file.name, source)
     submission_id = int(accepted["id"])
     if no_wait:

@@ -168,6 +168,8 @@ class Submission(Base):
     output: Mapped[str | None] = mapped_column(Text)  # printed output (instructors only)
     causes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # Result.causes, most points lost first
     notes: Mapped[list[str] | None] = mapped_column(JSON)  # Result.student_notes(): about the file as handed in
+    # The client's Idempotency-Key header: a retried POST with the same key gets this submission back.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship()
     lab: Mapped[Lab] = relationship()
@@ -177,6 +179,7 @@ class Submission(Base):
 
     __table_args__ = (
         UniqueConstraint("user_id", "lab_id", "attempt", name="uq_submissions_user_lab_attempt"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_submissions_user_idempotency_key"),
         Index("ix_submissions_user_lab_time", "user_id", "lab_id", "submitted_at"),
         Index("ix_submissions_lab_time", "lab_id", "submitted_at"),
         Index("ix_submissions_status_lease", "status", "lease_until"),

@@ -69,6 +69,19 @@ class SubmissionRefused(Exception):
         self.message = message
 
 
+class IdempotencyKeyReused(SubmissionRefused):
+    """The Idempotency-Key was already used by this user for a different file or lab."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What :func:`accept_submission` did: the submission, and whether an earlier request
+    with the same idempotency key had already made it (nothing new was created)."""
+
+    submission: Submission
+    replayed: bool = False
+
+
 @dataclass(frozen=True)
 class RegradeChange:
     """One regraded submission: its score and status before and after."""
@@ -126,6 +139,8 @@ def _source_text(source: bytes | str, max_bytes: int = MAX_SOURCE_BYTES) -> tupl
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             problem = check_source(raw).problem or "the file is not UTF-8 text"
+    if not problem and not raw.strip():  # one rule for every way in (upload, pasted code, JSON): nothing to grade
+        problem = "the file is empty."
     if problem:
         raise SubmissionRefused(f"Your file was not accepted: {problem}")
     return text, hashlib.sha256(raw).hexdigest()
@@ -222,17 +237,50 @@ def submit(
     Returns the committed row (``status == "queued"``) without waiting for grading.
     Raises :class:`SubmissionRefused` with a message for the student.
     """
+    return accept_submission(services, user_id, lab_id, source, filename, now).submission
+
+
+def _replay(session: Session, user_id: int, lab_id: str, key: str, digest: str) -> Submission | None:
+    """The submission this user already made with the idempotency ``key``, if any (the same file and lab only)."""
+    found = session.scalars(
+        select(Submission).where(Submission.user_id == user_id, Submission.idempotency_key == key)
+    ).one_or_none()
+    if found is not None and (found.lab_id != lab_id or found.source_sha256 != digest):
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for another file or lab: send a new key with a new submission."
+        )
+    return found
+
+
+def accept_submission(
+    services: Services,
+    user_id: int,
+    lab_id: str,
+    source: bytes | str,
+    filename: str = "submission.py",
+    now: dt.datetime | None = None,
+    *,
+    idempotency_key: str | None = None,
+) -> Accepted:
+    """:func:`submit`, idempotently when ``idempotency_key`` is given: the user's earlier
+    submission with that key (same file and lab) is returned instead of a new one, before
+    any policy check; the same key with another file or lab is :class:`IdempotencyKeyReused`."""
     # A notebook is stored as handed in (a download gives it back), stored outputs and all.
     text, digest = _source_text(source, MAX_NOTEBOOK_BYTES if is_notebook_name(filename) else MAX_SOURCE_BYTES)
     name = _filename(filename)
     lease = dt.timedelta(seconds=services.config.lease_seconds)
 
-    def work(session: Session) -> Submission:
+    def work(session: Session) -> Accepted:
         _begin_write(session)
         at = now or utcnow()
         params = {"b_user": user_id, "b_lab": lab_id}
         if not session.scalar(_USER_ACTIVE, params):
             raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
+        if idempotency_key is not None:  # after the user's row lock: one of two concurrent retries waits here
+            earlier = _replay(session, user_id, lab_id, idempotency_key, digest)
+            if earlier is not None:
+                session.expunge(earlier)
+                return Accepted(earlier, replayed=True)
         lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
         if lab is None:
             raise SubmissionRefused(f"There is no lab {lab_id!r}.")
@@ -264,24 +312,26 @@ def submit(
             seed=new_seed(),
             grading_attempts=0,
             lease_until=utcnow() + lease,  # dispatch lease: the reconciler leaves it to us until then
+            idempotency_key=idempotency_key,
         )
         # A Core INSERT (a third of the ORM flush's cost); the caller gets the row as a
         # detached Submission, as it would after the ORM's commit.
         inserted = session.connection().execute(_INSERT_SUBMISSION, values)
         submission = Submission(id=inserted.inserted_primary_key[0], **values)
         make_transient_to_detached(submission)
-        return submission
+        return Accepted(submission)
 
     for _ in range(ATTEMPT_NUMBER_RETRIES):
         try:
-            submission = run_transaction(services.sessions, work)
+            accepted = run_transaction(services.sessions, work)
             break
-        except IntegrityError:  # a concurrent submit took this attempt number: count again
+        except IntegrityError:  # a concurrent submit took this attempt number (or key): look again
             continue
     else:
         raise RuntimeError(f"could not number the submission after {ATTEMPT_NUMBER_RETRIES} tries")
-    _dispatch(services, submission.id)
-    return submission
+    if not accepted.replayed:  # a replayed one was dispatched by its first request (or the reconciler)
+        _dispatch(services, accepted.submission.id)
+    return accepted
 
 
 # --- grading ---------------------------------------------------------------------------

@@ -148,10 +148,12 @@ def test_unreachable_server_exits_2_with_one_line(capsys):
     with socket.socket() as sock:  # bound, never listening: refused, and nobody else can take the port
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        code, _out, err = invoke(capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", url, "--token", "lg_x")
+        code, _out, err = invoke(
+            capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", url, "--token", "lg_x", "--retry-for", "1"
+        )
     assert code == 2
     assert len(err.strip().splitlines()) == 1
-    assert "cannot reach the server" in err
+    assert "cannot reach the server" in err and "gave up after retrying for 1 s" in err
 
 
 def test_missing_token_exits_2(capsys):

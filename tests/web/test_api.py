@@ -205,7 +205,7 @@ def test_submit_json_default_filename(client, services, alice_token):
     ("kwargs", "status", "words"),
     [
         ({"json": {"filename": "x.py"}}, 400, "source"),
-        ({"json": {"source": ""}}, 400, "source"),
+        ({"json": {"source": ""}}, 422, "empty"),  # the empty-file rule: refused like an empty upload
         ({"json": {"source": 3}}, 400, "source"),
         ({"json": {"source": "x = 1", "filename": 5}}, 400, "filename"),
         ({"json": ["not", "an", "object"]}, 400, "JSON object"),

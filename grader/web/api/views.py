@@ -287,8 +287,8 @@ def _incoming() -> tuple[bytes | str | None, str, Response | None]:
         if not isinstance(data, dict):
             return None, "", api_error(400, 'The body is not a JSON object like {"source": "...", "filename": "..."}.')
         source, filename = data.get("source"), data.get("filename", DEFAULT_FILENAME)
-        if not isinstance(source, str) or not source.strip():
-            return None, "", api_error(400, "'source' must be the code of your file, as a non-empty string.")
+        if not isinstance(source, str):  # an empty one is refused like an empty upload (422), by submit
+            return None, "", api_error(400, "'source' must be the code of your file, as a string.")
         if filename is None:
             filename = DEFAULT_FILENAME
         if not isinstance(filename, str):
@@ -300,24 +300,33 @@ def _incoming() -> tuple[bytes | str | None, str, Response | None]:
 @bp.route("/labs/<lab_id>/submissions", methods=["POST"])
 @api_login_required
 def create_submission(lab_id: str) -> Response:
-    """Queue a submission for grading: 202 with its id and where to poll."""
-    from grader.service.submissions import SubmissionRefused, submit
+    """Queue a submission for grading: 202 with its id and where to poll (a retry with the
+    first try's ``Idempotency-Key``: 202 with the first try's submission)."""
+    from grader.service.submissions import SubmissionRefused, accept_submission
+    from grader.web.api.idempotency import REPLAYED_HEADER, BadIdempotencyKey, idempotency_key
 
     if get_db().scalar(_LAB_EXISTS, {"lab": lab_id}) is None:
         return api_error(404, f"There is no lab {lab_id!r}.")
+    try:
+        key = idempotency_key()
+    except BadIdempotencyKey as exc:
+        return api_error(400, str(exc))
     source, filename, problem = _incoming()
     if problem is not None:
         return problem
     if not filename.lower().endswith(".py"):
         return api_error(422, "Your file was not accepted: its name must end in .py.")
     try:
-        submission = submit(get_services(), g.account.id, lab_id, source or b"", filename)
+        accepted = accept_submission(get_services(), g.account.id, lab_id, source or b"", filename, idempotency_key=key)
     except SubmissionRefused as exc:
         return api_error(422, exc.message)
-    current_app.logger.info("api submission %s by %s for %s", submission.id, g.account.username, lab_id)
+    submission = accepted.submission
+    if not accepted.replayed:
+        current_app.logger.info("api submission %s by %s for %s", submission.id, g.account.username, lab_id)
     url = url_for("api.submission", submission_id=submission.id, _external=True)
     _ask_again(submission)
-    return respond({"id": submission.id, "status": submission.status, "url": url}, 202, {"Location": url})
+    headers = {"Location": url, **({REPLAYED_HEADER: "true"} if accepted.replayed else {})}
+    return respond({"id": submission.id, "status": submission.status, "url": url}, 202, headers)
 
 
 def _ask_again(submission: Submission) -> None:
