@@ -30,6 +30,10 @@ DEMO_INSTRUCTOR = "demo-instructor"
 DEMO_STUDENTS = ("demo-student1", "demo-student2", "demo-student3")
 DEMO_SECTION = "demo"
 DEMO_DUE_DAYS = (7, 14, 21)  # the first three labs, in course order; later labs every 7 days more
+#: gunicorn's limits, above the app's own (grader.web.limits), so the app answers what it refuses in JSON:
+#: the longest request line gunicorn allows (its maximum), and header line.
+GUNICORN_REQUEST_LINE = 8190
+GUNICORN_HEADER_FIELD = 16384
 
 
 @dataclass
@@ -170,6 +174,24 @@ def _shared_rate_limits(config: Config) -> bool:
     return WebSettings.from_env().flask_config(config.broker_url)["RATELIMIT_STORAGE_URI"] != "memory://"
 
 
+def json_parse_errors() -> None:
+    """Make gunicorn answer the requests it cannot parse (a request line over its maximum,
+    malformed headers) with a JSON error like the app's, not an HTML page."""
+    import json
+
+    from gunicorn import util
+
+    def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+        body = json.dumps({"error": reason.lower(), "message": mesg, "status": status_int}).encode()
+        head = (
+            f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        util.write_nonblock(sock, head.encode("latin1") + body)
+
+    util.write_error = write_error
+
+
 def make_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> Any:
     """A gunicorn application that calls ``app_factory`` in each worker (no preloading)."""
     from gunicorn.app.base import BaseApplication
@@ -182,6 +204,7 @@ def make_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> An
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            json_parse_errors()  # in the worker process, which answers the requests
             return app_factory()
 
     return LossgraderServer()
@@ -221,6 +244,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "timeout": 60,
         "graceful_timeout": 30,
         "keepalive": 5,
+        "limit_request_line": GUNICORN_REQUEST_LINE,
+        "limit_request_field_size": GUNICORN_HEADER_FIELD,
         "preload_app": False,
         "accesslog": "-",
         "errorlog": "-",

@@ -7,7 +7,9 @@ still ``queued`` whose dispatch is overdue, and ``running`` ones whose lease ran
 
 * :class:`InProcessDispatcher`: the embedded default, worker threads in this process.
 * :class:`DramatiqDispatcher`: a Dramatiq actor ``grade`` on Redis, run by
-  ``lossgrader worker``. Redis acknowledges a message only after the actor returns.
+  ``lossgrader worker``. Redis acknowledges a message only after the actor returns. A
+  worker takes one message per free grading slot (:class:`PrefetchPerSlot`), so a worker
+  that dies or freezes strands only the submissions it was grading (until their lease ends).
 
 For ``queued`` rows, ``lease_until`` is the dispatch lease: the time after which the
 reconciler may dispatch the submission again (NULL: now).
@@ -156,8 +158,29 @@ class InProcessDispatcher:
 # --- Dramatiq --------------------------------------------------------------------------
 
 
+def prefetch_per_slot() -> Any:
+    """A Dramatiq middleware sizing a worker's prefetch to its grading slots (``--threads``).
+
+    Dramatiq's default prefetch is twice the threads: messages taken from Redis that wait in
+    the worker's memory for a free thread. If that worker is killed or frozen, they wait for
+    Redis to notice (a minute) while other workers are idle. With one message per slot
+    (Dramatiq counts the ones being processed), a worker holds only what it is grading.
+    """
+    import dramatiq
+
+    class PrefetchPerSlot(dramatiq.Middleware):  # type: ignore[misc]
+        """Before the worker's consumers start: prefetch = worker threads."""
+
+        def before_worker_boot(self, broker: Any, worker: Any) -> None:
+            worker.queue_prefetch = worker.worker_threads
+            worker.delay_prefetch = worker.worker_threads
+
+    return PrefetchPerSlot()
+
+
 def make_broker(url: str) -> Any:
-    """A Dramatiq ``RedisBroker`` that fails fast (no long retries) when Redis is down."""
+    """A Dramatiq ``RedisBroker`` that fails fast (no long retries) when Redis is down, and
+    whose workers take one message per grading slot (:func:`prefetch_per_slot`)."""
     import redis
     from dramatiq.brokers.redis import RedisBroker
     from redis.backoff import NoBackoff
@@ -166,7 +189,9 @@ def make_broker(url: str) -> Any:
     client = redis.Redis.from_url(
         url, socket_connect_timeout=3, socket_timeout=15, retry=Retry(NoBackoff(), 1), health_check_interval=30
     )
-    return RedisBroker(client=client, namespace=REDIS_NAMESPACE)
+    broker = RedisBroker(client=client, namespace=REDIS_NAMESPACE)
+    broker.add_middleware(prefetch_per_slot())
+    return broker
 
 
 def _grade_message(submission_id: int) -> None:

@@ -229,3 +229,94 @@ def test_the_openapi_file_documents_the_header(client):
     names = [p.get("name") or p.get("$ref", "") for p in operation["parameters"]]
     assert any("Idempotency-Key" in name or "IdempotencyKey" in name for name in names), names
     assert "503" in operation["responses"]
+
+
+# --- the web page's live updates retry with backoff, within a bounded time ----------------------------------
+
+JS_HARNESS = r"""
+const fs = require("fs");
+const script = fs.readFileSync(process.argv[2], "utf8");
+const answers = JSON.parse(process.argv[3]);
+const log = [];
+const timers = [];
+let now = 0;
+const box = {
+  attrs: { "data-status-url": "/submissions/1/status", "data-poll-ms": "1000" },
+  getAttribute(name) { return this.attrs[name]; },
+  setAttribute(name, value) { this.attrs[name] = value; log.push(["status", value]); },
+  querySelector() { return paragraph; },
+};
+const paragraph = { textContent: "", appendChild() {} };
+global.Date = { now: () => now };
+global.document = { getElementById: () => box, createElement: () => ({}), createTextNode: () => ({}) };
+global.window = {
+  fetch: true,
+  setTimeout(fn, ms) { timers.push([fn, ms]); log.push(["wait", ms]); },
+  location: { reload() { log.push(["reload"]); } },
+};
+global.fetch = () => {
+  const answer = answers.shift();
+  log.push(["fetch"]);
+  if (answer === "offline") return Promise.reject(new TypeError("Failed to fetch"));
+  const [status, retryAfter, body] = answer;
+  return Promise.resolve({
+    status, ok: status >= 200 && status < 300,
+    headers: { get: (name) => (name === "Retry-After" ? retryAfter : null) },
+    json: () => Promise.resolve(body),
+  });
+};
+eval(script);
+(async () => {
+  while (timers.length) {
+    const [fn, ms] = timers.shift();
+    now += ms;
+    fn();
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  }
+  if (paragraph.textContent) log.push(["said", paragraph.textContent]);
+  console.log(JSON.stringify(log));
+})();
+"""
+
+
+def run_page_script(tmp_path, answers):
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed: the page script's retries are not checked here")
+    harness = tmp_path / "harness.js"
+    harness.write_text(JS_HARNESS)
+    script = Path(__file__).resolve().parents[2] / "grader" / "web" / "static" / "submission.js"
+    done = subprocess.run(
+        [node, str(harness), str(script), json.dumps(answers)], capture_output=True, text=True, timeout=30, check=True
+    )
+    return [tuple(step) for step in json.loads(done.stdout)]
+
+
+def waits(log):
+    return [step[1] for step in log if step[0] == "wait"]
+
+
+def test_page_updates_follow_retry_after_and_back_off_while_the_server_is_away(tmp_path):
+    pending = [200, None, {"done": False, "status": "queued", "ahead": 0, "retry_after": 2}]
+    answers = [[503, "3", {}], "offline", "offline", [429, "7", {}], pending, [200, None, {"done": True}]]
+    log = run_page_script(tmp_path, answers)
+    assert waits(log) == [1000, 3000, 2000, 4000, 7000, 2000]  # first poll, Retry-After, backoff x2, Retry-After, ok
+    assert log[-1] == ("reload",)
+
+
+def test_page_updates_give_up_after_a_bounded_time_and_say_so(tmp_path):
+    log = run_page_script(tmp_path, ["offline"] * 40)
+    assert sum(1 for step in log if step[0] == "fetch") < 20  # backoff up to 30 s: about a dozen tries in 5 minutes
+    assert log[-1][0] == "said" and "Reload this page" in log[-1][1]
+    assert max(waits(log)) == 30000
+
+
+def test_page_updates_stop_on_an_error_retrying_cannot_fix(tmp_path):
+    log = run_page_script(tmp_path, [[404, None, {}]])
+    assert sum(1 for step in log if step[0] == "fetch") == 1
+    assert "HTTP 404" in log[-1][1]
