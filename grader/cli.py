@@ -12,27 +12,50 @@ import io
 import os
 import shlex
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from grader import terminal
-from grader.grading.engine import grade
-from grader.grading.lab import Lab, LabError, available_labs, find_lab, labs_dir
-from grader.grading.result import Result, fmt_points, strict_json
-from grader.grading.runner import Runner, SubprocessRunner
-from grader.grading.validate import STABILITY_SEEDS, validate_lab
+if TYPE_CHECKING:
+    from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+    from grader.grading.lab import Lab
+    from grader.grading.result import Result
+    from grader.grading.runner import Runner, SubprocessRunner
+
+# Start-up matters (``--help`` within ~50 ms of the interpreter's own): this module imports
+# click only. Rich, NumPy, the grading engine and the service's modules are imported by
+# the commands that use them, and the service's commands are listed from LAZY_COMMANDS
+# without importing them.
+
+
+def _console(name: str) -> Console:
+    """``out`` (stdout) or ``err`` (stderr, one error a line), made on first use."""
+    console = globals().get(name)
+    if console is None:
+        from rich.console import Console
+
+        if name == "out":
+            console = Console(highlight=False, soft_wrap=False)
+        else:
+            console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+        globals()[name] = console  # later lookups find it without this function
+    return console
+
+
+def __getattr__(name: str) -> Any:
+    """``grader.cli.out`` and ``grader.cli.err`` (the command modules' consoles), made on first use."""
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 class UserError(click.ClickException):
@@ -42,10 +65,12 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print ``error: message`` on stderr."""
-        err.print(f"[red]error:[/red] {escape(self.format_message())}")
+        _console("err").print(f"[red]error:[/red] {_escape(self.format_message())}")
 
 
 def _lab(lab: str) -> Lab:
+    from grader.grading.lab import LabError, find_lab
+
     try:
         return find_lab(lab)
     except LabError as exc:
@@ -80,7 +105,115 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyCommand(NamedTuple):
+    """A command listed by name and help, its module imported only when it runs."""
+
+    module: str
+    #: The command's help up to its first blank line, as its docstring says it (a test
+    #: checks that they agree): ``--help`` shortens it as click would.
+    help: str
+    #: Packages it needs that only the ``server`` extra installs: without them, it is not listed.
+    needs: tuple[str, ...] = ()
+
+
+#: Packages of the ``server`` extra (a missing one means the extra is not installed).
+_SERVER_PACKAGES = {"sqlalchemy", "alembic", "psycopg", "dramatiq", "redis", "flask", "werkzeug", "pyseccomp"}
+_SERVICE = ("sqlalchemy",)
+
+#: The commands of ``grader.commands.*``: name → where it is and its help.
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "db": LazyCommand("grader.commands.db", "Create and migrate the database schema.", _SERVICE),
+    "user": LazyCommand("grader.commands.users", "Manage users and their API tokens.", _SERVICE),
+    "roster": LazyCommand("grader.commands.course", "The course roster.", _SERVICE),
+    "regrade": LazyCommand(
+        "grader.commands.course",
+        "Regrade a lab's submissions with its current definition; prints old → new scores.",
+        _SERVICE,
+    ),
+    "export": LazyCommand("grader.commands.course", "Export data.", _SERVICE),
+    "extension": LazyCommand("grader.commands.course", "Per-student due dates.", _SERVICE),
+    "worker": LazyCommand(
+        "grader.commands.worker",
+        "Grade submissions from the broker (LOSSGRADER_BROKER_URL) and re-dispatch lost ones.",
+        _SERVICE,
+    ),
+    "sandbox": LazyCommand("grader.commands.sandbox", "The sandbox that runs student code on the server.", _SERVICE),
+    "serve": LazyCommand(
+        "grader.commands.web",
+        "Run the web service (database schema, labs and a demo course are set up first).",
+        _SERVICE,
+    ),
+    "demo": LazyCommand(
+        "grader.commands.web",
+        "(Re)create the demo course: demo-instructor, demo-student1..3 (new passwords), due dates.",
+        _SERVICE,
+    ),
+    "submit": LazyCommand("grader.commands.submit", "Submit FILE to the course server and show the graded result."),
+}
+#: Subcommands of ``lossgrader lab`` defined elsewhere.
+LAZY_LAB_COMMANDS: dict[str, LazyCommand] = {
+    "set": LazyCommand(
+        "grader.commands.course",
+        "Change a lab's due date and policies; records old → new and recomputes scores.",
+        _SERVICE,
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that lists ``lazy`` commands from their table and imports a command's
+    module only when that command runs (or is asked for its own help)."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, LazyCommand] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command: those defined here and the installed lazy ones, sorted."""
+        return sorted({*self.commands, *(name for name, entry in self.lazy.items() if _installed(entry.needs))})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported first if it is a lazy one."""
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self._load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def _load(self, name: str) -> None:
+        entry = self.lazy[name]
+        try:
+            module = importlib.import_module(entry.module)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in _SERVER_PACKAGES:
+                raise UserError(f"'{name}' needs the server extra (pip install 'lossgrader[server]'): {exc}") from None
+            raise
+        if name not in self.commands:  # not registered on this group by a decorator on import
+            for command in module.commands:
+                if command.name == name:
+                    self.add_command(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists commands, but lazy ones from their table: nothing is imported."""
+        commands: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name) or click.Command(name, help=self.lazy[name].help)
+            if not command.hidden:
+                commands.append((name, command))
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])
+
+
+def _installed(packages: tuple[str, ...]) -> bool:
+    """Whether every package can be imported (looked up, not imported)."""
+    if not packages:
+        return True
+    from importlib.util import find_spec
+
+    return all(find_spec(package) is not None for package in packages)
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lossgrader")
 def main() -> None:
     """lossgrader: grade loss-function labs, and check your own work before you submit."""
@@ -97,16 +230,24 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: boo
 
     Exit status 0 only if every fixture passes. Needs no server and no sandbox.
     """
-    lab = _lab(lab_id)
     source = _read(file)
-    result = grade(source, lab, seed, runner=SubprocessRunner(), visibilities=("public", "randomised"))
+    with _prestarted_runner(lab_id) as runner:  # its child starts while the engine is imported
+        lab = _lab(lab_id)
+        from grader.grading.engine import grade
+
+        result = grade(source, lab, seed, runner=runner, visibilities=("public", "randomised"))
     hidden = lab.fixtures_by("hidden")
     if as_json:
+        from grader.grading.result import strict_json
+
         view = result.student_view()
         view["hidden_fixtures_on_server"] = None if lab.withheld and not hidden else len(hidden)
         click.echo(strict_json(view, indent=2))
     else:
+        from grader.grading.result import fmt_points
+
         _print_result(result, file, details=details, reproduce=check_command(file, lab_id))
+        out = _console("out")
         if hidden:
             points = fmt_points(sum(f.points for f in hidden))
             out.print(
@@ -118,6 +259,19 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: boo
     if result.status != "graded":
         raise UserError(result.error or "grading failed")
     sys.exit(0 if result.all_passed else 1)
+
+
+def _prestarted_runner(lab_id: str) -> SubprocessRunner:
+    """A SubprocessRunner whose child is already starting under the lab's limits (read
+    from its lab.toml alone); a plain one when they cannot be read (``_lab`` says why)."""
+    from grader.grading.lab import LabError, lab_limits
+    from grader.grading.runner import SubprocessRunner
+
+    try:
+        limits = lab_limits(lab_id)
+    except LabError:
+        return SubprocessRunner()
+    return SubprocessRunner.prestarted(limits)
 
 
 def server_runner() -> Runner:
@@ -167,6 +321,8 @@ def grade_command(
 
     Exit status 0 when grading completed, whatever the scores.
     """
+    from grader.grading.result import fmt_points, strict_json
+
     lab = _lab(lab_id)
     files = expand_paths(paths)
     sources = [_read(f) for f in files]
@@ -188,17 +344,21 @@ def grade_command(
         again = f"lossgrader grade {shlex.quote(str(files[0]))} --lab {shlex.quote(lab_id)} --seed {{seed}}"
         _print_result(results[0], files[0], details=details, instructor=True, reproduce=again)
     else:
+        from rich.table import Table
+
+        from grader import terminal
+
         table = Table(title=f"{lab.id} · {len(files)} files")
         table.add_column("file", overflow="fold")
         table.add_column("score", justify="right", no_wrap=True)
         table.add_column("summary: the cause that cost most")
         for file, result in zip(files, results, strict=True):
             table.add_row(
-                escape(str(file)),
+                _escape(str(file)),
                 f"{fmt_points(result.score)}/{fmt_points(result.max_score)}",
                 terminal.headline(result),
             )
-        out.print(table)
+        _console("out").print(table)
     errors = [r for r in results if r.status != "graded"]
     if errors:
         raise UserError(f"{len(errors)} of {len(results)} files could not be graded: {errors[0].error}")
@@ -208,6 +368,9 @@ def _grade_many(
     sources: list[bytes], lab: Lab, seed: int | None, runner: Runner, jobs: int, show_progress: bool
 ) -> list[Result]:
     """Grade concurrently, keeping the argument order; progress on stderr."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from grader.grading.engine import grade
 
     def one(source: bytes) -> Result:
         return grade(source, lab, seed, runner=runner)
@@ -215,8 +378,10 @@ def _grade_many(
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         if not show_progress:
             return list(pool.map(one, sources))
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as progress:
+        with Progress(*columns, console=_console("err"), transient=True) as progress:
             task = progress.add_task("grading", total=len(sources))
             futures = [pool.submit(one, s) for s in sources]
             for future in futures:
@@ -233,8 +398,10 @@ def _print_result(
     reproduce: str | None = None,
 ) -> None:
     """The result as the result page lays it out (see :mod:`grader.terminal`)."""
+    from grader import terminal
+
     terminal.print_result(
-        out,
+        _console("out"),
         result,
         f"{file} · {result.lab_id}",
         instructor=instructor,
@@ -251,11 +418,18 @@ def check_command(file: Path, lab_id: str) -> str:
 @main.command()
 def labs() -> None:
     """List the available labs."""
-    names = available_labs()
+    from rich import box
+    from rich.table import Table
+
+    from grader.grading.lab import LabError, available_labs, labs_dir, load_lab
+    from grader.grading.result import fmt_points
+
+    root = labs_dir()
+    names = available_labs(root)
     if not names:
-        raise UserError(f"no labs found in {labs_dir()}")
+        raise UserError(f"no labs found in {root}")
     table = Table(
-        title=f"labs in {labs_dir()}",
+        title=f"labs in {root}",
         caption="fixtures: public + hidden + randomised",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -267,21 +441,24 @@ def labs() -> None:
     table.add_column("fixtures", no_wrap=True)
     table.add_column("points", justify="right", no_wrap=True)
     for name in names:
-        lab = _lab(name)
+        try:  # without importing its reference (and NumPy): check and lab validate do
+            lab = load_lab(root / name, check_reference=False)
+        except LabError as exc:
+            raise UserError(str(exc)) from None
         counts = [str(len(lab.fixtures_by(v))) for v in ("public", "hidden", "randomised")]
         if lab.withheld and counts[1] == "0":
             counts[1] = "(not here)"  # a students' copy: the server has them
         table.add_row(
             lab.id,
-            escape(lab.title),
-            escape("\n".join(f.signature for f in lab.functions)),
+            _escape(lab.title),
+            _escape("\n".join(f.signature for f in lab.functions)),
             " + ".join(counts),
             fmt_points(lab.max_score),
         )
-    out.print(table)
+    _console("out").print(table)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy=LAZY_LAB_COMMANDS)
 def lab() -> None:
     """Work with lab definitions."""
 
@@ -295,9 +472,12 @@ def validate(path: Path) -> None:
     that passes on some seeds and fails on others is an error (exit 1), one whose error
     comes within 10× of the tolerance a warning.
     """
+    from grader.grading.validate import STABILITY_SEEDS, validate_lab
+
+    out, err = _console("out"), _console("err")
     found = validate_lab(path)
     for warning in found.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        err.print(f"[yellow]warning:[/yellow] {_escape(warning)}")
     if found.ok:
         assert found.lab is not None
         counts = ", ".join(f"{len(found.lab.fixtures_by(v))} {v}" for v in ("public", "hidden", "randomised"))
@@ -309,7 +489,7 @@ def validate(path: Path) -> None:
         )
         return
     for problem in found.problems:
-        err.print(f"[red]error:[/red] {escape(problem)}")
+        err.print(f"[red]error:[/red] {_escape(problem)}")
     sys.exit(1)
 
 
@@ -320,34 +500,13 @@ def handout(lab_id: str) -> None:
     click.echo(_lab(lab_id).handout.rstrip("\n"))  # verbatim: no re-wrapping, so it can be redirected
 
 
-SERVICE_COMMAND_MODULES = ("db", "users", "course", "worker", "sandbox", "web", "submit")
-
-
-def _add_service_commands() -> None:
-    """Add the service's command groups; skipped when the server extra is missing."""
-    for name in SERVICE_COMMAND_MODULES:
-        module_name = f"grader.commands.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name or (exc.name or "").split(".")[0] in _SERVER_PACKAGES:
-                continue  # not written yet, or the server extra is not installed
-            raise
-        for command in module.commands:
-            main.add_command(command)
-
-
-_SERVER_PACKAGES = {"sqlalchemy", "alembic", "psycopg", "dramatiq", "redis", "flask", "werkzeug", "pyseccomp"}
-_add_service_commands()
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; unexpected errors become one line."""
     try:
         main.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        err.print(f"[red]error:[/red] {escape(exc.format_message())}{escape(where)}")
+        _console("err").print(f"[red]error:[/red] {_escape(exc.format_message())}{_escape(where)}")
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
@@ -355,15 +514,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:
-        err.print("aborted")
+        _console("err").print("aborted")
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
     except Exception as exc:
         if os.environ.get("LOSSGRADER_DEBUG"):
             raise
-        err.print(
-            f"[red]internal error:[/red] {escape(type(exc).__name__)}: {escape(str(exc))} "
+        _console("err").print(
+            f"[red]internal error:[/red] {_escape(type(exc).__name__)}: {_escape(str(exc))} "
             "(LOSSGRADER_DEBUG=1 shows the traceback)"
         )
         return 2

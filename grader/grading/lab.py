@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import os
 import sys
 import time
@@ -229,6 +230,21 @@ def _forgiving_load(fields: _Fields) -> bool:
     return forgiving
 
 
+def _limits(top: _Fields, toml_path: Path) -> RunLimits:
+    """``[limits]`` and ``[load]``: what every run of the lab gets."""
+    limits_fields = _Fields(top.get("limits", dict, {}), f"{toml_path} [limits]")
+    default_limits = RunLimits()
+    limits = RunLimits(
+        wall_seconds=float(limits_fields.positive("wall_seconds", default_limits.wall_seconds)),
+        cpu_seconds=float(limits_fields.positive("cpu_seconds", default_limits.cpu_seconds)),
+        memory_mib=limits_fields.positive_int("memory_mib", default_limits.memory_mib),
+        output_bytes=limits_fields.positive_int("output_bytes", default_limits.output_bytes),
+        forgiving_load=_forgiving_load(_Fields(top.get("load", dict, {}), f"{toml_path} [load]")),
+    )
+    limits_fields.no_unknown()
+    return limits
+
+
 def _policy(fields: _Fields, base: Policy) -> Policy:
     """Read comparison overrides (rtol, atol, nan, scalar_forms, list_for_array)."""
     rtol = fields.get("rtol", (int, float), base.rtol, what="a number")
@@ -265,17 +281,42 @@ def lab_version(path: Path, reference_module: str) -> str:
     for file in _lab_files(path):
         digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         digest.update(file.read_bytes() + b"\0")
-    try:
-        module = importlib.import_module(reference_module)
-        if module.__file__:
-            digest.update(Path(module.__file__).read_bytes())
-    except ImportError:
-        pass  # reported by load_lab
+    origin = _module_file(reference_module)
+    if origin is not None:  # else reported by load_lab
+        digest.update(Path(origin).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def load_lab(path: str | os.PathLike[str]) -> Lab:
-    """Load and schema-check the lab in folder ``path``."""
+def _module_file(name: str) -> str | None:
+    """The source file of module ``name``, found without importing it or its packages
+    (listing labs must not import the reference, nor NumPy through it)."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None)
+    else:
+        spec = None
+        try:
+            for part in name.split("."):
+                if spec is None:
+                    spec = importlib.machinery.PathFinder.find_spec(part)
+                elif spec.submodule_search_locations is not None:
+                    spec = importlib.machinery.PathFinder.find_spec(part, spec.submodule_search_locations)
+                else:
+                    return None
+                if spec is None:
+                    return None
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    return origin if origin and os.path.isfile(origin) else None
+
+
+def load_lab(path: str | os.PathLike[str], *, check_reference: bool = True) -> Lab:
+    """Load and schema-check the lab in folder ``path``.
+
+    ``check_reference=False`` neither imports the reference module nor checks that its
+    functions exist (``lossgrader labs``: listing labs must not import NumPy).
+    """
     path = Path(path)
     if not path.is_dir():
         raise LabError(f"{path}: not a lab folder")
@@ -291,22 +332,15 @@ def load_lab(path: str | os.PathLike[str]) -> Lab:
         raise _fail(top.where, f"field 'handout': file {handout_name!r} not found")
     handout = handout_path.read_text(encoding="utf-8")
     reference_module = top.get("reference", str, "reference.losses")
-    try:
-        module = importlib.import_module(reference_module)
-    except ImportError as exc:
-        raise _fail(top.where, f"field 'reference': cannot import {reference_module!r} ({exc})") from None
+    module = None
+    if check_reference:
+        try:
+            module = importlib.import_module(reference_module)
+        except ImportError as exc:
+            raise _fail(top.where, f"field 'reference': cannot import {reference_module!r} ({exc})") from None
     due = top.get("due", str, None)
 
-    limits_fields = _Fields(top.get("limits", dict, {}), f"{toml_path} [limits]")
-    default_limits = RunLimits()
-    limits = RunLimits(
-        wall_seconds=float(limits_fields.positive("wall_seconds", default_limits.wall_seconds)),
-        cpu_seconds=float(limits_fields.positive("cpu_seconds", default_limits.cpu_seconds)),
-        memory_mib=limits_fields.positive_int("memory_mib", default_limits.memory_mib),
-        output_bytes=limits_fields.positive_int("output_bytes", default_limits.output_bytes),
-        forgiving_load=_forgiving_load(_Fields(top.get("load", dict, {}), f"{toml_path} [load]")),
-    )
-    limits_fields.no_unknown()
+    limits = _limits(top, toml_path)
 
     lab_policy = _policy(_Fields(top.get("compare", dict, {}), f"{toml_path} [compare]"), Policy())
 
@@ -320,7 +354,7 @@ def load_lab(path: str | os.PathLike[str]) -> Lab:
         if not name.isidentifier():
             raise _fail(fields.where, f"field 'name': {name!r} is not a Python identifier")
         reference = fields.get("reference", str, name)
-        if not callable(getattr(module, reference, None)):
+        if module is not None and not callable(getattr(module, reference, None)):
             raise _fail(fields.where, f"field 'reference': {reference_module}.{reference} does not exist")
         spec = FunctionSpec(
             name=name,
@@ -539,7 +573,15 @@ def find_lab(lab: str, *, recheck_seconds: float = 0.0) -> Lab:
     return found
 
 
-def _find_lab(lab: str) -> Lab:
+def lab_limits(lab: str) -> RunLimits:
+    """The run limits of a lab (id or folder) from its ``lab.toml`` alone, without
+    loading the lab (no reference module, no fixtures): cheap, so that ``lossgrader
+    check`` can start its child before it loads the rest."""
+    toml_path = _lab_folder(lab) / "lab.toml"
+    return _limits(_Fields(_read_toml(toml_path), str(toml_path)), toml_path)
+
+
+def _lab_folder(lab: str) -> Path:
     candidate = Path(lab)
     if not (candidate / "lab.toml").is_file():
         root = labs_dir()
@@ -547,7 +589,11 @@ def _find_lab(lab: str) -> Lab:
         if not (candidate / "lab.toml").is_file():
             known = ", ".join(available_labs(root)) or "none"
             raise LabError(f"unknown lab {lab!r} (available: {known})")
-    folder = candidate.absolute()
+    return candidate.absolute()
+
+
+def _find_lab(lab: str) -> Lab:
+    folder = _lab_folder(lab)
     # Names, sizes and modification times of the lab's files. (Its reference module is
     # imported once per process: a change to it on disk changes nothing until a restart.)
     stamp = tuple((file, (info := file.stat()).st_size, info.st_mtime_ns) for file in _lab_files(folder))

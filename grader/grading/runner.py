@@ -7,6 +7,10 @@ wall-clock timeout, an output cap and, on POSIX, rlimits): the student's local
 ``check`` uses it on any OS. The server uses :mod:`grader.sandbox` behind the same
 interface.
 
+This module is imported by the CLI before anything heavy (the lab's limits come from
+here, and ``check`` starts its child first): it imports neither NumPy nor the harness
+at load time.
+
 :class:`OutcomeCollector` turns the child's untrusted event stream into outcomes; every
 runner uses it, so every runner validates the stream the same way.
 """
@@ -22,11 +26,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from grader.grading import harness, wire
+# grader.grading.wire and harness import NumPy: they are imported where first needed
+# (``from grader.grading import wire`` in the functions below) so that importing this
+# module stays cheap.
 
 _STATUSES = {"ok", "missing", "raised", "non_numeric"}
 _KINDS = {"scalar", "array", "list", "non_numeric"}
@@ -76,6 +83,8 @@ class Call:
     @functools.cached_property
     def encoded(self) -> bytes:
         """This call as a request encodes it; made once per Call (fixed fixtures keep theirs)."""
+        from grader.grading import harness
+
         return harness.encode_call(self.function, self.args)
 
 
@@ -139,6 +148,8 @@ class OutcomeCollector:
     """
 
     def __init__(self, calls: list[Call]) -> None:
+        from grader.grading import wire
+
         self.calls = calls
         self.outcomes: list[CallOutcome | None] = [None] * len(calls)
         self.loaded = False
@@ -155,6 +166,8 @@ class OutcomeCollector:
 
     def feed(self, data: bytes) -> None:
         """Consume raw bytes from the child; anything malformed is a :class:`wire.ProtocolError`."""
+        from grader.grading import wire
+
         try:
             for tag, value in self.decoder.feed(data):
                 self._frame(tag, value)
@@ -164,6 +177,8 @@ class OutcomeCollector:
             raise wire.ProtocolError(f"malformed event ({type(exc).__name__})") from None
 
     def _frame(self, tag: bytes, value: Any) -> None:
+        from grader.grading import wire
+
         if self._awaiting_array is not None:
             if tag != wire.ARRAY:
                 raise wire.ProtocolError("a result was not followed by its value")
@@ -206,6 +221,8 @@ class OutcomeCollector:
             raise wire.ProtocolError("unknown event")  # the event's text is the child's: not repeated
 
     def _outcome(self, event: dict[str, Any]) -> CallOutcome:
+        from grader.grading import wire
+
         status = event.get("status")
         kind = event.get("kind")
         if not isinstance(status, str) or status not in _STATUSES:
@@ -257,6 +274,8 @@ class OutcomeCollector:
 def _skipped(event: dict[str, Any]) -> tuple[list[SkippedStatement], int]:
     """A ``loaded`` event's skipped statements, checked: at most as many as the harness
     lists, each with a plausible line and a short text; anything else is hostile."""
+    from grader.grading import harness, wire
+
     listed = event.get("skipped") or []
     more = event.get("skipped_more") or 0
     if not isinstance(listed, list) or len(listed) > harness.MAX_SKIPPED:
@@ -325,27 +344,101 @@ class SubprocessRunner:
 
     Limits: wall clock (the process group is killed), output cap, and on POSIX the
     CPU, address-space, file-size, open-files and core rlimits.
+
+    :meth:`prestarted` starts the first child at once, before the caller knows what it
+    will run: its interpreter and NumPy load while the caller loads the rest (what
+    ``lossgrader check`` does on start-up). Such a runner is closed after use (or used
+    as a context manager) so that a child never run does not linger.
     """
+
+    def __init__(self) -> None:
+        self._spare: _Child | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def prestarted(cls, limits: RunLimits) -> SubprocessRunner:
+        """A runner whose first run with exactly ``limits`` uses a child started now."""
+        runner = cls()
+        runner._spare = _Child.start(limits)
+        return runner
 
     def run(self, source: str, functions: list[str], calls: list[Call], limits: RunLimits) -> RunReport:
         """Run ``calls`` against ``source`` in a new interpreter."""
+        from grader.grading import harness
+
         request = harness.encode_request(
             source, functions, [c.encoded for c in calls], **({"forgiving": True} if limits.forgiving_load else {})
         )
         collector = OutcomeCollector(calls)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="lossgrader-") as workdir:
+        with self._take_spare(limits) or _Child.start(limits) as child:
+            return _supervise(child.proc, request, collector, limits, started)
+
+    def _take_spare(self, limits: RunLimits) -> _Child | None:
+        """The prestarted child, if there is one, it still waits and it has these limits."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and (spare.limits != limits or spare.proc.poll() is not None):
+            spare.close()  # started for other limits, or gone: never reused
+            return None
+        return spare
+
+    def close(self) -> None:
+        """End the prestarted child if no run used it."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.close()
+
+    def __enter__(self) -> SubprocessRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Child:
+    """One child interpreter waiting for its request, in a working folder of its own."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], workdir: tempfile.TemporaryDirectory[str], limits: RunLimits):
+        self.proc = proc
+        self.workdir = workdir
+        self.limits = limits
+
+    @classmethod
+    def start(cls, limits: RunLimits) -> _Child:
+        """Start the bootstrap under ``limits``: a minimal environment, a new session, rlimits."""
+        workdir = tempfile.TemporaryDirectory(prefix="lossgrader-")
+        try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=_PACKAGE_ROOT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                cwd=workdir,
+                cwd=workdir.name,
                 env=child_environment(),
                 start_new_session=sys.platform != "win32",
                 preexec_fn=_posix_limits(limits) if sys.platform != "win32" else None,
             )
-            return _supervise(proc, request, collector, limits, started)
+        except BaseException:
+            workdir.cleanup()
+            raise
+        return cls(proc, workdir, limits)
+
+    def close(self) -> None:
+        """Kill the child (unless it was already reaped) and remove its folder."""
+        if self.proc.returncode is None:
+            kill_tree(self.proc)
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if stream is not None:  # never run: no reader thread holds them
+                    stream.close()
+        self.workdir.cleanup()
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _posix_limits(limits: RunLimits):  # type: ignore[no-untyped-def]
@@ -372,6 +465,8 @@ def _supervise(
     started: float,
 ) -> RunReport:
     """Feed the request, read results and output, enforce the wall clock."""
+    from grader.grading import wire
+
     corrupt: list[str] = []
     output = bytearray()
     truncated = [False]
