@@ -7,6 +7,7 @@ arguments, unknown lab, unreadable file), with a one-line message and no traceba
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 if TYPE_CHECKING:
+    import threading
+
     from rich.console import Console
 
     from grader.grading.lab import Lab
@@ -235,7 +238,11 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: boo
         lab = _lab(lab_id)
         from grader.grading.engine import grade
 
+        # The terminal's modules load while the child runs (this process only waits then).
+        printing = None if as_json else _import_in_background("grader.terminal")
         result = grade(source, lab, seed, runner=runner, visibilities=("public", "randomised"))
+    if printing is not None:
+        printing.join()
     hidden = lab.fixtures_by("hidden")
     if as_json:
         from grader.grading.result import strict_json
@@ -259,6 +266,19 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: boo
     if result.status != "graded":
         raise UserError(result.error or "grading failed")
     sys.exit(0 if result.all_passed else 1)
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Import ``module`` in a thread; a failure is left for the import where it is used."""
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name=f"import {module}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _prestarted_runner(lab_id: str) -> SubprocessRunner:

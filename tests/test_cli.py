@@ -13,6 +13,7 @@ regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_cli.py`` and read the d
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -25,6 +26,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import click
 import pytest
 
 from grader import cli
@@ -32,6 +34,7 @@ from grader.cli import run
 from grader.grading.compare import fmt
 from grader.grading.lab import find_lab
 from grader.grading.result import fmt_points
+from grader.grading.runner import SubprocessRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
@@ -773,3 +776,104 @@ def test_module_entry_point_lists_labs():
     )
     assert proc.returncode == 0
     assert all(lab in proc.stdout for lab in LABS)
+
+
+# --- commands loaded when they run ------------------------------------------------------
+
+COMMAND_MODULES = sorted(
+    f"grader.commands.{p.stem}" for p in (ROOT / "grader" / "commands").glob("*.py") if p.stem != "__init__"
+)
+
+
+def lazy_tables() -> list[tuple[click.Group, dict[str, cli.LazyCommand]]]:
+    return [(cli.main, cli.LAZY_COMMANDS), (cli.lab, cli.LAZY_LAB_COMMANDS)]
+
+
+def test_every_command_module_is_in_the_table():
+    listed = {entry.module for _, table in lazy_tables() for entry in table.values()}
+    assert listed == set(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("module_name", COMMAND_MODULES)
+def test_the_table_lists_every_command_of_a_module_with_its_own_help(module_name):
+    module = importlib.import_module(module_name)
+    for group, table in lazy_tables():
+        for name, entry in table.items():
+            if entry.module != module_name:
+                continue
+            command = group.get_command(click.Context(group), name)
+            assert command is not None, f"{module_name} has no command {name!r}"
+            stand_in = click.Command(name, help=entry.help)
+            for limit in (20, 45, 60, 80, 1000):
+                assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), name
+    # and nothing the module adds is missing from the tables (cli's own ``lab`` group aside)
+    for command in module.commands:
+        assert command is cli.lab or command.name in cli.LAZY_COMMANDS, f"{command.name} is not in LAZY_COMMANDS"
+
+
+def test_help_lists_lazy_commands_as_their_modules_would(capsys):
+    lazy = invoke(capsys, "--help").out
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name)
+    for name in cli.LAZY_COMMANDS:
+        cli.main.get_command(click.Context(cli.main), name)  # every command object now loaded
+    assert set(cli.LAZY_COMMANDS) <= set(cli.main.commands)
+    loaded = invoke(capsys, "--help").out
+    assert lazy == loaded
+    assert all(f"  {name} " in lazy for name in cli.LAZY_COMMANDS)
+
+
+def test_lab_help_lists_set_before_its_module_is_loaded(capsys, monkeypatch):
+    monkeypatch.delitem(cli.lab.commands, "set", raising=False)  # as in a fresh process
+    result = invoke(capsys, "lab", "--help")
+    assert result.code == 0
+    assert "set       Change a lab's due date and policies" in result.out
+
+
+def lazy_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, needs: tuple[str, ...] = ()) -> click.Group:
+    """A LazyGroup with one lazy command ``x`` in a module made of ``body``."""
+    (tmp_path / "lazy_command_module.py").write_text(body, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_command_module", raising=False)
+    entry = cli.LazyCommand("lazy_command_module", "Do x.", needs)
+    return cli.LazyGroup("g", lazy={"x": entry})
+
+
+def test_a_lazy_command_runs_from_its_module(tmp_path, monkeypatch, capsys):
+    body = "import click\n\n@click.command('x')\ndef x():\n    'Do x.'\n    click.echo('ran x')\n\ncommands = [x]\n"
+    group = lazy_group(tmp_path, monkeypatch, body)
+    assert "lazy_command_module" not in sys.modules
+    assert "x  Do x." in group.get_help(click.Context(group))
+    assert "lazy_command_module" not in sys.modules  # listed, not imported
+    group.main(["x"], standalone_mode=False)
+    assert capsys.readouterr().out == "ran x\n"
+
+
+def test_a_command_whose_server_package_is_missing_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # import sqlalchemy now fails as if not installed
+    group = lazy_group(tmp_path, monkeypatch, "import sqlalchemy\n")
+    with pytest.raises(cli.UserError, match=r"^'x' needs the server extra \(pip install 'lossgrader\[server\]'\)"):
+        group.main(["x"], standalone_mode=False)
+
+
+def test_a_command_whose_packages_are_not_installed_is_not_listed(tmp_path, monkeypatch):
+    group = lazy_group(tmp_path, monkeypatch, "", needs=("no_such_package_for_lossgrader",))
+    assert group.list_commands(click.Context(group)) == []
+    assert "Commands:" not in group.get_help(click.Context(group))
+
+
+def test_check_runs_in_the_child_started_before_the_engine_loaded(capsys, monkeypatch):
+    started = []
+    prestarted = SubprocessRunner.prestarted.__func__
+
+    def spy(cls, limits):
+        runner = prestarted(cls, limits)
+        started.append((runner, runner._spare, limits))
+        return runner
+
+    monkeypatch.setattr(SubprocessRunner, "prestarted", classmethod(spy))
+    result = invoke(capsys, "check", impl("lab01-mse", "correct_vectorised.py"), "--lab", "lab01-mse", "--seed", 3)
+    assert result.code == 0
+    [(runner, child, limits)] = started
+    assert limits == find_lab("lab01-mse").limits
+    assert runner._spare is None and child.proc.returncode == 0  # used for the run, which ended normally

@@ -1,0 +1,85 @@
+"""SubprocessRunner.prestarted: the child started before the request is known gets the
+same limits, environment and isolation as one started for the run, and never lingers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from grader.grading.runner import Call, RunLimits, SubprocessRunner
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="rlimits are POSIX-only")
+
+LIMITS = RunLimits(wall_seconds=5, cpu_seconds=3, memory_mib=900, output_bytes=2000)
+OTHER = RunLimits(wall_seconds=5, cpu_seconds=2, memory_mib=800, output_bytes=2000)
+
+# What the child sees of its own process: rlimits, environment, working folder, session.
+INTROSPECT = """
+import os, resource
+def f(a):
+    limits = [resource.getrlimit(r) for r in (
+        resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_CORE)]
+    own_session = os.getsid(0) == os.getpid()
+    return [x for pair in limits for x in pair] + [len(os.environ), int(own_session), len(os.listdir("."))]
+"""
+
+
+def introspect(runner: SubprocessRunner, limits: RunLimits) -> list[int]:
+    report = runner.run(INTROSPECT, ["f"], [Call("c", "f", (np.zeros(1),))], limits)
+    outcome = report.outcomes[0]
+    assert outcome.status == "ok", (outcome, report.output)
+    return [int(x) for x in outcome.value]
+
+
+@posix_only
+def test_a_prestarted_child_has_the_limits_environment_and_isolation_of_a_fresh_one(monkeypatch):
+    monkeypatch.setenv("LOSSGRADER_SECRET_FOR_TEST", "s3cret")  # a child's environment is minimal either way
+    fresh = introspect(SubprocessRunner(), LIMITS)
+    with SubprocessRunner.prestarted(LIMITS) as runner:
+        prestarted = introspect(runner, LIMITS)
+    assert prestarted == fresh
+    cpu, _, memory, _, file_bytes, _, open_files, _, core, _, *_ = prestarted
+    assert (cpu, memory, file_bytes, open_files, core) == (3, 900 * 1024 * 1024, LIMITS.file_bytes, 64, 0)
+
+
+@posix_only
+def test_a_prestarted_child_is_not_used_for_other_limits():
+    with SubprocessRunner.prestarted(LIMITS) as runner:
+        spare = runner._spare
+        assert spare is not None
+        other = introspect(runner, OTHER)
+        assert spare.proc.returncode is not None  # ended, not reused
+    assert other == introspect(SubprocessRunner(), OTHER)
+    assert other[0] == 2 and other[2] == 800 * 1024 * 1024
+
+
+def test_only_the_first_run_uses_the_prestarted_child():
+    source = "def f(a):\n    return float(a.sum())\n"
+    calls = [Call("c", "f", (np.array([1.0, 2.0]),))]
+    with SubprocessRunner.prestarted(LIMITS) as runner:
+        first, second = (runner.run(source, ["f"], calls, LIMITS) for _ in range(2))
+    assert [float(r.outcomes[0].value) for r in (first, second)] == [3.0, 3.0]
+
+
+def test_closing_ends_an_unused_child_and_removes_its_folder():
+    runner = SubprocessRunner.prestarted(LIMITS)
+    spare = runner._spare
+    assert spare is not None and spare.proc.poll() is None
+    folder = spare.workdir.name
+    assert os.path.isdir(folder)
+    runner.close()
+    assert spare.proc.returncode is not None
+    assert not os.path.exists(folder)
+    runner.close()  # twice is harmless
+
+
+def test_limits_still_stop_a_prestarted_child():
+    with SubprocessRunner.prestarted(RunLimits(wall_seconds=1, cpu_seconds=5)) as runner:
+        report = runner.run(
+            "def f(a):\n    while True:\n        pass\n", ["f"], [Call("loop", "f", (1,))], RunLimits(1, 5)
+        )
+    assert report.outcomes[0].status == "not_run"
+    assert "time limit of 1 s exceeded" in (report.termination or "")
