@@ -323,17 +323,18 @@ def roster(session: Session, search: str | None = None, section: str | None = No
     )
     counts = _rows(
         session,
-        select(func.coalesce(User.section, ""), User.active, func.count())
+        # by the column itself: PostgreSQL does not see two coalesce(section, :param) as one expression
+        select(User.section, User.active, func.count())
         .where(User.role == "student")
-        .group_by(func.coalesce(User.section, ""), User.active),
+        .group_by(User.section, User.active),
     ).all()
     by_section: dict[str, int] = {}
     total = active = 0
-    for name, is_active, count in counts:
+    for section_name, is_active, count in counts:
         total += count
         if is_active:
             active += count
-            by_section[name] = by_section.get(name, 0) + count
+            by_section[section_name or ""] = by_section.get(section_name or "", 0) + count
     return Roster(
         students, total, active, sorted(by_section.items(), key=lambda item: (not item[0], item[0].casefold()))
     )
