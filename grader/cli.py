@@ -127,6 +127,9 @@ _SERVICE = ("sqlalchemy",)
 LAZY_COMMANDS: dict[str, LazyCommand] = {
     "db": LazyCommand("grader.commands.db", "Create and migrate the database schema.", _SERVICE),
     "user": LazyCommand("grader.commands.users", "Manage users and their API tokens.", _SERVICE),
+    "course": LazyCommand(
+        "grader.commands.courses", "Courses: create, list, add labs, copy to a new term, enrol.", _SERVICE
+    ),
     "roster": LazyCommand("grader.commands.course", "The course roster.", _SERVICE),
     "regrade": LazyCommand(
         "grader.commands.course",
@@ -238,11 +241,14 @@ def check(file: Path, lab_id: str, seed: int | None, as_json: bool, details: boo
         lab = _lab(lab_id)
         from grader.grading.engine import grade
 
-        # The terminal's modules load while the child runs (this process only waits then).
+        # The terminal's modules (rich) load while the child runs: this process only waits
+        # then. Nothing else imports them, so the two threads never wait on each other's imports.
         printing = None if as_json else _import_in_background("grader.terminal")
-        result = grade(source, lab, seed, runner=runner, visibilities=("public", "randomised"))
-    if printing is not None:
-        printing.join()
+        try:
+            result = grade(source, lab, seed, runner=runner, visibilities=("public", "randomised"))
+        finally:
+            if printing is not None:
+                printing.join()
     hidden = lab.fixtures_by("hidden")
     if as_json:
         from grader.grading.result import strict_json
