@@ -160,7 +160,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
 LAZY_LAB_COMMANDS: dict[str, LazyCommand] = {
     "set": LazyCommand(
         "grader.commands.course",
-        "Change a lab's due date and policies; records old → new and recomputes scores.",
+        "Change a lab's due date and policies in a course; records old → new and recomputes scores.",
         _SERVICE,
     ),
 }
@@ -176,7 +176,8 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command: those defined here and the installed lazy ones, sorted."""
-        return sorted({*self.commands, *(name for name, entry in self.lazy.items() if _installed(entry.needs))})
+        lazy = (name for name, entry in self.lazy.items() if _installed(entry.needs) and _exists(entry.module))
+        return sorted({*self.commands, *lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, its module imported first if it is a lazy one."""
@@ -189,6 +190,8 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(entry.module)
         except ModuleNotFoundError as exc:
+            if exc.name == entry.module:
+                return  # not in this copy: "No such command"
             if (exc.name or "").split(".")[0] in _SERVER_PACKAGES:
                 raise UserError(f"'{name}' needs the server extra (pip install 'lossgrader[server]'): {exc}") from None
             raise
@@ -208,6 +211,23 @@ class LazyGroup(click.Group):
             limit = formatter.width - 6 - max(len(name) for name, _ in commands)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])
+
+
+def _exists(module: str) -> bool:
+    """Whether ``module`` is there, found without importing it or its packages: a command
+    module not in this copy yet (or left out of it) is not listed."""
+    from importlib.machinery import PathFinder
+
+    if module in sys.modules:
+        return True
+    top, *parts = module.split(".")
+    package = sys.modules.get(top)
+    spec = package.__spec__ if package is not None else PathFinder.find_spec(top)
+    for part in parts:
+        if spec is None or spec.submodule_search_locations is None:
+            return False
+        spec = PathFinder.find_spec(part, spec.submodule_search_locations)
+    return spec is not None
 
 
 def _installed(packages: tuple[str, ...]) -> bool:
