@@ -1,15 +1,17 @@
 """SubprocessRunner.prestarted: the child started before the request is known gets the
-same limits, environment and isolation as one started for the run, and never lingers."""
+same limits, environment and isolation as one started for the run, and never lingers;
+and the runner notices a child's exit when it happens."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from grader.grading.runner import Call, RunLimits, SubprocessRunner
+from grader.grading.runner import Call, RunLimits, SubprocessRunner, wait_for_exit
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="rlimits are POSIX-only")
 
@@ -83,3 +85,21 @@ def test_limits_still_stop_a_prestarted_child():
         )
     assert report.outcomes[0].status == "not_run"
     assert "time limit of 1 s exceeded" in (report.termination or "")
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_wait_for_exit_reaps_an_ended_child_and_times_out_on_a_running_one(monkeypatch, pidfd):
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("no pidfds on this platform")
+    ended = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert wait_for_exit(ended, 30.0)
+    assert ended.returncode == 3
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert not wait_for_exit(running, 0.2)
+        assert running.returncode is None
+    finally:
+        running.kill()
+        running.wait()
