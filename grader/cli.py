@@ -187,13 +187,16 @@ class LazyGroup(click.Group):
 
     def _load(self, name: str) -> None:
         entry = self.lazy[name]
+        needs_extra = f"'{name}' needs the server extra (pip install 'lossgrader[server]')"
+        if not _installed(entry.needs):  # refused before it fails deep inside
+            raise UserError(f"{needs_extra}: {', '.join(entry.needs)} is not installed")
         try:
             module = importlib.import_module(entry.module)
         except ModuleNotFoundError as exc:
             if exc.name == entry.module:
                 return  # not in this copy: "No such command"
             if (exc.name or "").split(".")[0] in _SERVER_PACKAGES:
-                raise UserError(f"'{name}' needs the server extra (pip install 'lossgrader[server]'): {exc}") from None
+                raise UserError(f"{needs_extra}: {exc}") from None
             raise
         if name not in self.commands:  # not registered on this group by a decorator on import
             for command in module.commands:

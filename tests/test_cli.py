@@ -871,10 +871,13 @@ def test_a_command_whose_server_package_is_missing_says_so_in_one_line(tmp_path,
         group.main(["x"], standalone_mode=False)
 
 
-def test_a_command_whose_packages_are_not_installed_is_not_listed(tmp_path, monkeypatch):
+def test_a_command_whose_packages_are_not_installed_is_not_listed_and_refused_in_one_line(tmp_path, monkeypatch):
     group = lazy_group(tmp_path, monkeypatch, "", needs=("no_such_package_for_lossgrader",))
     assert group.list_commands(click.Context(group)) == []
     assert "Commands:" not in group.get_help(click.Context(group))
+    with pytest.raises(cli.UserError, match=r"needs the server extra .*: no_such_package_for_lossgrader is not"):
+        group.main(["x"], standalone_mode=False)
+    assert "lazy_command_module" not in sys.modules
 
 
 def test_check_runs_in_the_child_started_before_the_engine_loaded(capsys, monkeypatch):
