@@ -149,6 +149,7 @@ def unavailable_response() -> Response:
     """503 with ``Retry-After``: a page without navigation, or JSON under /api/."""
     response = error_response(503, bare=True)  # bare: the navigation would load the user from the database
     response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    g.unavailable = True  # _outage_over puts it back if the rate limiter writes its own (its window's reset)
     return response
 
 
@@ -163,7 +164,12 @@ def handle_unavailable(exc: Exception) -> Response:
 
 
 def _outage_over(response: Response) -> Response:
-    """A request that used the database and did not fail closes the outage episode."""
+    """A request that used the database and did not fail closes the outage episode.
+
+    Runs after every other after-request function (registered first), so a 503's Retry-After
+    is ours, not the rate limiter's (a minute away, which clients would wait)."""
+    if response.status_code == 503 and g.get("unavailable"):
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
     outage = current_app.extensions[OUTAGE_KEY]
     if outage.since is not None and "db" in g and response.status_code < 500:
         outage.end()

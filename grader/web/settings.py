@@ -83,7 +83,8 @@ class WebSettings:
 
         storage = self.ratelimit_storage_url
         if storage is None and broker_url and broker_url.startswith(("redis://", "rediss://", "unix://")):
-            storage = broker_url
+            # the limits library names a Redis on a Unix socket redis+unix:// (redis-py: unix://)
+            storage = "redis+" + broker_url if broker_url.startswith("unix://") else broker_url
         return {
             "SESSION_COOKIE_SECURE": self.cookie_secure,
             "SESSION_COOKIE_HTTPONLY": True,
