@@ -63,7 +63,17 @@ def test_feedback_for_public_fixtures_is_complete() -> None:
 
 def test_gradescope_shape() -> None:
     doc = json.loads(json.dumps(_result().to_gradescope()))
-    assert set(doc) == {"score", "max_score", "execution_time", "output", "tests", "extra_data"}
+    assert set(doc) == {
+        "score",
+        "max_score",
+        "execution_time",
+        "output",
+        "output_format",
+        "test_output_format",
+        "tests",
+        "extra_data",
+    }
+    assert doc["output_format"] == doc["test_output_format"] == "md"  # feedback has code spans
     assert doc["tests"][0] == {
         "name": "pub [edge case]",
         "score": 0.0,
