@@ -332,3 +332,85 @@ def test_rate_limits_count_in_a_broker_on_a_unix_socket():
     assert uri == "redis+unix:///run/redis/redis.sock?db=0"
     assert storage_from_string(uri) is not None
     assert WebSettings().flask_config("redis://localhost:6379/0")["RATELIMIT_STORAGE_URI"] == "redis://localhost:6379/0"
+
+
+# --- under gunicorn: requests too long for the app, or for gunicorn, are answered in JSON ------------------
+
+SERVE = """
+from grader.commands.web import gunicorn_options, make_gunicorn, prepare, worker_app
+from grader.config import Config
+
+prepare(Config.from_env(), demo_if_empty=False)
+make_gunicorn(worker_app, gunicorn_options("127.0.0.1", 0, 1, 2)).run()
+"""
+
+
+@pytest.fixture
+def gunicorn_url(tmp_path):
+    """``lossgrader serve``'s gunicorn, with its options, on a port the kernel chose (read from its log)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
+    env.update(
+        LOSSGRADER_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
+        LOSSGRADER_INSTANCE_PATH=str(tmp_path / "instance"),
+        LOSSGRADER_SECRET_KEY="serve-test",
+        LOSSGRADER_INSECURE_SANDBOX="1",
+    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVE],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log.read_bytes())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.1)
+        yield f"127.0.0.1:{int(found.group(1))}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+def raw_get(address: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict]:
+    import http.client
+    import json
+
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_gunicorn_and_the_app_answer_long_requests_in_json(gunicorn_url):
+    from grader.commands.web import GUNICORN_HEADER_FIELD, GUNICORN_REQUEST_LINE
+
+    assert GUNICORN_REQUEST_LINE > MAX_URL_CHARS and GUNICORN_HEADER_FIELD > MAX_HEADER_BYTES
+    cases = [
+        ("/api/v1/labs/" + "x" * 5_000 + "/public-fixtures", {}, 414),  # the app's limit
+        ("/api/v1/labs/" + "x" * 10_000 + "/public-fixtures", {}, 414),  # beyond gunicorn's
+        ("/api/v1/labs", {"Authorization": "Bearer " + "t" * 10_000}, 431),  # the app's limit
+        ("/api/v1/labs", {"Authorization": "Bearer " + "t" * 20_000}, 431),  # beyond gunicorn's
+    ]
+    for path, headers, status in cases:
+        got, content_type, body = raw_get(gunicorn_url, path, headers)
+        assert (got, content_type.split(";")[0]) == (status, "application/json"), (len(path), headers.keys(), body)
+        assert body["status"] == status and body["message"]
+    assert raw_get(gunicorn_url, "/healthz")[2] == {"status": "ok"}
