@@ -88,18 +88,20 @@ def _read(path: Path) -> bytes:
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:
-    """Files as given; folders become the ``.py`` files inside them, sorted."""
+    """Files as given; folders become the ``.py`` files and Jupyter notebooks inside them, sorted."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
                 p
-                for p in path.rglob("*.py")
-                if p.is_file() and not any(part.startswith((".", "__pycache__")) for part in p.relative_to(path).parts)
+                for p in path.rglob("*")
+                if p.suffix.lower() in (".py", ".ipynb")
+                and p.is_file()
+                and not any(part.startswith((".", "__pycache__")) for part in p.relative_to(path).parts)
             )
             if not found:
-                raise UserError(f"no .py files in folder {path}")
+                raise UserError(f"no .py files (nor .ipynb notebooks) in folder {path}")
             files.extend(found)
         elif path.exists():
             files.append(path)

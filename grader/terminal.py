@@ -161,6 +161,12 @@ def print_result(
         for number, cause in enumerate(causes, 1):
             console.print(cause_block(result, cause, number, instructor=instructor, details=details))
             console.print()
+    notes = result.student_notes()
+    if notes:  # about the file itself: a notebook's dropped magics, statements the load skipped
+        console.print(Text("About your file", style="bold"))
+        for note in notes:
+            console.print(Padding(markdown_text(note), (0, 0, 0, 2)))
+        console.print()
     if details:
         print_details(console, result, instructor=instructor)
     if result.output.strip() and not instructor:

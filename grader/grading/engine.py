@@ -23,9 +23,10 @@ import numpy as np
 from grader.grading import compare, fixtures
 from grader.grading.causes import find_causes, mistakes_for
 from grader.grading.lab import VISIBILITIES, Lab, find_lab
+from grader.grading.program import prepare
 from grader.grading.result import STATUS_ERROR, Result, TestResult
 from grader.grading.runner import Runner, RunReport, SubprocessRunner
-from grader.grading.source import check_source, quote_line
+from grader.grading.source import quote_line
 
 HIDDEN_LOAD_MESSAGE = "your file raised an exception when loaded."  # no child text: it may hold hidden inputs
 
@@ -65,7 +66,9 @@ def grade(
         )
         return result
     names = [f.name for f in lab.functions]
-    checked = check_source(source)
+    program = prepare(source)  # a notebook's code cells, or the .py file
+    checked = program.check
+    result.notes = program.notes
     future: Future[RunReport] | None = None
     verdicts: dict[str, TestResult] = {}
     outputs = []
@@ -113,12 +116,14 @@ def grade(
                 result.error = f"the runner failed: {type(exc).__name__}: {exc}"
                 result.tests = []
                 return result
-            load_message = _load_message(report)
+            program.explain(report, shown=group is shown)
+            load_message = program.load_message(report)
             if load_message and result.submission_error is None:
                 result.submission_error = load_message if group is shown else HIDDEN_LOAD_MESSAGE
                 if group is shown:  # a line the hidden run reports may be forged: never quoted
                     load_code = quote_line(checked.text, report.load_error_line)
             if group is shown:  # a hidden run's output and termination may carry what its child wrote
+                result.load_warnings = program.load_warnings(report)  # a load before any hidden input existed
                 outputs.append(report.output)
                 result.output_truncated = report.output_truncated
                 result.termination = report.termination
@@ -154,14 +159,6 @@ def _plain(array: np.ndarray | None, limit: int = 64) -> Any:
     if array is None or array.size > limit:
         return None
     return array.tolist()
-
-
-def _load_message(report: RunReport) -> str | None:
-    """What a student reads when the file raised while loading (None when it loaded)."""
-    if not report.load_error:
-        return None
-    where = f" (line {report.load_error_line})" if report.load_error_line else ""
-    return f"your file raised {report.load_error}{where} when loaded."
 
 
 def _verdict(

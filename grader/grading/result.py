@@ -141,6 +141,10 @@ class Result:
     runner: str = ""
     visibilities: tuple[str, ...] = ("public", "hidden", "randomised")
     causes: list[Cause] = field(default_factory=list)  # most points lost first
+    notes: list[str] = field(default_factory=list)  # about the file as handed in (a notebook's magics), Markdown
+    # Statements a forgiving load skipped (grader.grading.program.Program.load_warnings): line, where, code,
+    # error, message (Markdown); only from the load of the shown fixtures, so safe for students.
+    load_warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -189,6 +193,8 @@ class Result:
             "execution_time": self.execution_time,
             "runner": self.runner,
             "causes": [c.to_dict() for c in self.causes],
+            "notes": list(self.notes),
+            "load_warnings": [dict(w) for w in self.load_warnings],
             "tests": [t.to_dict() for t in self.tests],
         }
 
@@ -201,7 +207,14 @@ class Result:
             lines.append(f"- {cause_fixtures_phrase(cause, len(self.tests))}: {cause.message}")
             if cause.code:
                 lines.extend("    " + line for line in cause.code.splitlines())
+        if self.notes or self.load_warnings:
+            lines += ["", "About your file:", *(f"- {m}" for m in self.student_notes())]
         return "\n".join(lines)
+
+    def student_notes(self) -> list[str]:
+        """What the grader noted about the file (Markdown), once each: a notebook's
+        dropped magics, then the statements a forgiving load skipped."""
+        return [*self.notes, *(w["message"] for w in self.load_warnings)]
 
     def student_view(self) -> dict[str, Any]:
         """What a student may see of this result."""
@@ -214,6 +227,8 @@ class Result:
             "submission_error": self.submission_error,
             "summary": self.summary_line(),
             "causes": [c.to_dict() for c in self.causes],
+            "notes": list(self.notes),
+            "load_warnings": [dict(w) for w in self.load_warnings],
             "tests": [t.student_view() for t in self.tests],
         }
 
@@ -254,6 +269,8 @@ class Result:
                 "termination": self.termination,
                 "runner": self.runner,
                 "causes": [c.to_dict() for c in self.causes],
+                **({"notes": list(self.notes)} if self.notes else {}),
+                **({"load_warnings": [dict(w) for w in self.load_warnings]} if self.load_warnings else {}),
                 "stdout": self.output,
                 "tests": [t.to_dict() for t in self.tests],
             },

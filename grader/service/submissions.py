@@ -439,6 +439,7 @@ def _graded_values(result: Result, now: dt.datetime) -> dict[str, Any]:
         "submission_error": _text(result.submission_error),
         "output": _text(result.output),
         "causes": [cause.to_dict() for cause in result.causes],  # [] when nothing failed; NULL: stored before causes
+        "notes": result.student_notes() or None,  # a notebook's dropped magics, statements the load skipped
         "execution_time": result.execution_time,
         "error": None,
         "lease_until": None,

@@ -61,7 +61,7 @@ class WebSettings:
     behind_proxy: int = 0  # number of trusted proxies in front of the app
     ratelimit_storage_url: str | None = None
     login_rate_limit: str = "5/minute"
-    max_upload_kb: int = 300
+    max_upload_kb: int = 4160  # a notebook with its stored outputs (4 MiB, see grader.grading.notebook) and the form
     session_hours: int = 12
 
     @classmethod
@@ -96,7 +96,8 @@ class WebSettings:
             "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=self.session_hours),
             "PREFERRED_URL_SCHEME": "https" if self.cookie_secure else "http",
             "MAX_CONTENT_LENGTH": self.max_upload_kb * 1024,
-            "MAX_FORM_MEMORY_SIZE": self.max_upload_kb * 1024,
+            # Form fields other than files (pasted code: at most 256 KB) are held in memory.
+            "MAX_FORM_MEMORY_SIZE": min(self.max_upload_kb, 300) * 1024,
             "RATELIMIT_STORAGE_URI": storage or "memory://",
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
             "HSTS": self.cookie_secure,

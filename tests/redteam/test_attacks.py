@@ -798,6 +798,61 @@ def test_a_stream_cut_mid_frame_is_reported_as_corrupt(pool, before, grader_secr
 
 
 # ---------------------------------------------------------------------------------
+# The forgiving load as a hiding place (issue 14)
+# ---------------------------------------------------------------------------------
+
+
+def _skip_attack(pool: Any, found: Secrets, flood: int = 0, **extra: Any) -> Graded:
+    """``skip_to_hide``, with ``flood`` more statements that raise, on a forgiving lab."""
+    source = attack_source("skip_to_hide", **params(pool, found, **extra))
+    source += "".join(f"raise ValueError({i})\n" for i in range(flood))
+    graded = grade_attack(pool, source, small_lab(forgiving_load=True), SEED)
+    leaked = mentions_any(graded.evidence(), found.values())
+    assert not leaked, f"secrets in the result: {leaked}"
+    return graded
+
+
+def test_statements_skipped_after_forbidden_acts_gain_nothing_and_say_one_short_line(
+    pool, before, grader_secrets
+) -> None:
+    graded = _skip_attack(pool, grader_secrets, flood=60)
+    result = graded.result
+    assert result.score == result.max_score  # the honest functions below were graded
+    messages = [w["message"] for w in result.load_warnings]
+    assert len(messages) == 21 and messages[-1] == "43 more statements were skipped."  # 3 + 60 raised, 20 listed
+    loot = next(w for w in result.load_warnings if w["error"].startswith("RuntimeError: LOOT"))
+    assert "FileNotFoundError" in loot["error"] and "KeyError: 'LOSSGRADER_SECRET_KEY'" in loot["error"]
+    forged = next(w for w in result.load_warnings if w["error"].startswith("ValueError:"))
+    for text in (forged["error"], forged["message"]):
+        assert not any(c in text for c in "\n\r\x1b\u202e"), text
+    assert "`code`" not in forged["message"] and "'code'" in forged["message"]  # no code span of its own
+    assert all(len(m) < 600 for m in messages)
+    aftermath(pool, before, grader_secrets.marker)
+
+
+def test_a_load_with_the_hidden_inputs_in_memory_never_reaches_the_student(pool, before, grader_secrets) -> None:
+    """The functions exit, so the shown part does not end cleanly and the hidden fixtures
+    run apart: that child loads the file with the hidden inputs in its memory already."""
+    graded = _skip_attack(pool, grader_secrets, exit=True)
+    assert len(graded.runs) == 2, "the hidden fixtures should have run apart"
+    prefix = "RuntimeError: LEAK "
+    hidden_leak = next(s.error for s in graded.hidden.report.skipped if s.error.startswith(prefix))
+    shown_leak = next(s.error for s in graded.shown.report.skipped if s.error.startswith(prefix))
+    hidden_inputs = hidden_leak[len(prefix) :]
+    assert hidden_inputs and hidden_inputs != shown_leak[len(prefix) :]  # the attack found them
+    assert hidden_inputs[:40] not in graded.student_text()
+    shown = [_letters(s.error) for s in graded.shown.report.skipped]
+    for warning in graded.result.load_warnings:  # what the student reads is the shown load's
+        assert any(text.startswith(_letters(warning["error"])) for text in shown), warning
+    aftermath(pool, before, grader_secrets.marker)
+
+
+def _letters(text: str) -> str:
+    """Letters and digits only: a warning's error is the child's, cleaned and cut short."""
+    return "".join(c for c in text.rstrip("…") if c.isalnum())
+
+
+# ---------------------------------------------------------------------------------
 # The suite itself
 # ---------------------------------------------------------------------------------
 

@@ -246,7 +246,7 @@ def test_refusals_are_422_json_with_the_reason(client, services, alice_token, di
 
 
 def test_too_large_upload_is_413_json(client, alice_token):
-    big = "x = 1\n" * 100_000
+    big = "x = 1\n" * 720_000  # 4.3 MB: over the limit of any upload, notebooks included
     assert_json_error(post_file(client, alice_token, source=big), 413)
     assert_json_error(post_json(client, alice_token, source=big), 413)
 

@@ -42,7 +42,7 @@ def test_403_page(app, student):
 
 def test_413_page_for_an_oversized_upload(student_client):
     token = csrf_token(student_client, "/labs/lab01-mse")
-    big = io.BytesIO(b"x = 1\n" * 60_000)  # 360 KB
+    big = io.BytesIO(b"x = 1\n" * 720_000)  # 4.3 MB: over the limit of any upload, notebooks included
     response = student_client.post(
         "/labs/lab01-mse/submit",
         data={"csrf_token": token, "file": (big, "big.py")},
@@ -55,7 +55,7 @@ def test_413_page_for_an_oversized_upload(student_client):
 
 def test_413_for_oversized_pasted_code(student_client):
     token = csrf_token(student_client, "/labs/lab01-mse")
-    response = student_client.post("/labs/lab01-mse/submit", data={"csrf_token": token, "code": "x" * (400 * 1024)})
+    response = student_client.post("/labs/lab01-mse/submit", data={"csrf_token": token, "code": "x" * (4300 * 1024)})
     assert response.status_code == 413
 
 

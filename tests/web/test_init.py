@@ -17,7 +17,7 @@ def test_factory_uses_the_test_config(app, config):
     assert app.testing
     assert app.config["LOSSGRADER"] is config
     assert app.config["SECRET_KEY"] == "test-secret"
-    assert app.config["MAX_CONTENT_LENGTH"] == 300 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == 4160 * 1024  # a notebook with its outputs, and the form
 
 
 def test_mapping_overrides_flask_settings(config, services):

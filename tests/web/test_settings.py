@@ -17,7 +17,8 @@ def test_defaults():
     assert flask["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert flask["SESSION_COOKIE_SECURE"] is False
     assert flask["HSTS"] is False
-    assert flask["MAX_CONTENT_LENGTH"] == 300 * 1024
+    assert flask["MAX_CONTENT_LENGTH"] == 4160 * 1024  # a 4 MiB notebook and the form around it
+    assert flask["MAX_FORM_MEMORY_SIZE"] == 300 * 1024  # pasted code stays small
     assert flask["RATELIMIT_STORAGE_URI"] == "memory://"
     assert flask["PERMANENT_SESSION_LIFETIME"] == dt.timedelta(hours=12)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -191,6 +192,7 @@ def submission_document(submission: Submission, full: bool, results: list[Any]) 
         "url": url_for("api.submission", submission_id=submission.id, _external=True),
         "summary": None,
         "causes": [],
+        "notes": list(submission.notes or []) if graded else [],
         "tests": [result_document(r, full) for r in results] if graded else [],
     }
     if graded:  # each cause once, most points lost first (derived for results stored before causes)
@@ -287,13 +289,21 @@ def _incoming() -> tuple[bytes | str | None, str, Response | None]:
         if not isinstance(data, dict):
             return None, "", api_error(400, 'The body is not a JSON object like {"source": "...", "filename": "..."}.')
         source, filename = data.get("source"), data.get("filename", DEFAULT_FILENAME)
+        kind = data.get("format")
+        if kind is not None and kind not in ("py", "ipynb"):
+            return None, "", api_error(400, "The 'format' must be py or ipynb (a Jupyter notebook).")
+        if kind == "ipynb" and isinstance(source, dict):  # the notebook itself, as a JSON object
+            source = json.dumps(source, ensure_ascii=False)
         if not isinstance(source, str):  # an empty one is refused like an empty upload (422), by submit
             return None, "", api_error(400, "'source' must be the code of your file, as a string.")
         if filename is None:
             filename = DEFAULT_FILENAME
         if not isinstance(filename, str):
             return None, "", api_error(400, "'filename' must be a string.")
-        return source, clean_filename(filename) or DEFAULT_FILENAME, None
+        filename = clean_filename(filename) or DEFAULT_FILENAME
+        if kind == "ipynb" and not filename.lower().endswith(".ipynb"):  # stored, and given back, as a notebook
+            filename = Path(filename).stem + ".ipynb"
+        return source, filename, None
     return None, "", api_error(400, "Send multipart/form-data with a 'file' field, or JSON with 'source'.")
 
 
@@ -314,8 +324,10 @@ def create_submission(lab_id: str) -> Response:
     source, filename, problem = _incoming()
     if problem is not None:
         return problem
-    if not filename.lower().endswith(".py"):
-        return api_error(422, "Your file was not accepted: its name must end in .py.")
+    from grader.web.student.forms import SUBMISSION_SUFFIXES
+
+    if not filename.lower().endswith(SUBMISSION_SUFFIXES):
+        return api_error(422, "Your file was not accepted: its name must end in .py or .ipynb.")
     try:
         accepted = accept_submission(get_services(), g.account.id, lab_id, source or b"", filename, idempotency_key=key)
     except SubmissionRefused as exc:

@@ -195,7 +195,7 @@ def submission_source(submission_id: int) -> Any:
     found = queries.own_submission_or_404(get_db(), current_user.id, submission_id)
     return send_file(
         io.BytesIO(found.source.encode("utf-8")),
-        mimetype="text/x-python",
+        mimetype="application/x-ipynb+json" if (found.filename or "").endswith(".ipynb") else "text/x-python",
         as_attachment=True,
         download_name=found.filename or "submission.py",
         max_age=0,
