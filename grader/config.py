@@ -44,6 +44,17 @@ class Config:
     reconcile_seconds: int = 15  # how often the reconciler looks for stuck submissions
     insecure_sandbox: bool = False  # grade without the sandbox (development only)
     timezone: str = "UTC"  # the course's time zone (IANA name): every date shown and entered on the web pages
+    # Getting students in (grader.service.signin, grader.service.mail, grader.web.auth.sso)
+    base_url: str | None = None  # the service's address as students reach it, for links in mails and exports
+    invitation_days: int = 14  # an invitation link works this long, once
+    reset_link_hours: int = 24  # a password-reset link works this long, once
+    smtp_url: str | None = None  # smtp://user:pass@host:587?starttls=1 or smtps://…; None: links are shown instead
+    mail_from: str = "lossgrader <lossgrader@localhost>"  # the sender of invitations and reset mails
+    mail_per_address_per_hour: int = 5  # mails to one address in an hour; more are refused
+    oidc_issuer: str | None = None  # single sign-on with this OpenID Connect provider (with the two below)
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
     instance_path: str = str(DEFAULT_INSTANCE.resolve())
     testing: bool = False
 

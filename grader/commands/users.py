@@ -258,3 +258,74 @@ def list_users(role: str | None) -> None:
 
 
 commands = [user]
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    """The new password from standard input's first line, or typed twice at a prompt."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UserError("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask for the password: use --stdin")
+    first = getpass.getpass("New password: ")
+    if not first:
+        raise UserError("password is empty")
+    if getpass.getpass("Type it again: ") != first:
+        raise UserError("the two passwords differ; nothing changed")
+    return first
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def password_command(username: str, from_stdin: bool) -> None:
+    """Set USERNAME's password (asked twice, or read with --stdin); their other sign-ins end."""
+    from grader.service.users import set_password
+
+    new_password = _read_new_password(from_stdin)
+    with open_db() as db, db.session() as session:
+        holder = _user(session, username)
+        try:
+            set_password(holder, new_password)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        name = holder.username
+    out.print(f"password of {escape(name)} changed", soft_wrap=True)
+
+
+@user.command("reset-link")
+@click.argument("username")
+@click.option("--mail", "send", is_flag=True, help="Also mail it to the user (needs LOSSGRADER_SMTP_URL).")
+def reset_link_command(username: str, send: bool) -> None:
+    """Print a one-time link with which USERNAME chooses a new password.
+
+    The link starts with LOSSGRADER_BASE_URL and works for LOSSGRADER_RESET_LINK_HOURS.
+    """
+    from grader.service.mail import deliver_due, mail_enabled
+    from grader.service.onboarding import reset_link
+
+    with open_db() as db:
+        if send and not mail_enabled(db.config):
+            raise UserError("--mail needs LOSSGRADER_SMTP_URL")
+        with db.session() as session:
+            holder = _user(session, username)
+            try:
+                sent = reset_link(session, db.config, holder, created_by=actor_label(), mail=send)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        if sent.mailed:
+            delivered, _failed = deliver_due(db.sessions, db.config)
+    click.echo(sent.link.url)
+    until = sent.link.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    note = f"works once, until {until}"
+    if send:
+        note += (
+            f"; mailed to {sent.email}" if sent.mailed and delivered else
+            f"; not mailed: {sent.problem}" if sent.problem else
+            "; the mail could not be sent yet: the service tries again (see its Invitations page)"
+        )  # fmt: skip
+    if not db.config.base_url:
+        note += "; set LOSSGRADER_BASE_URL to the address students use"
+    err.print(escape(note), soft_wrap=True)

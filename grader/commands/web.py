@@ -156,6 +156,31 @@ def prepare(config: Config, *, demo_if_empty: bool = True) -> list[DemoAccount]:
         services.close()
 
 
+def say_how_to_get_in(config: Config) -> None:
+    """On a database with users already: how to get into the demo accounts (or any) again."""
+    from grader.db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            names = session.scalars(select(User.username).where(User.username == DEMO_INSTRUCTOR)).all()
+    finally:
+        engine.dispose()
+    if names:
+        out.print(
+            "Demo accounts exist (their passwords were shown when they were made). To get in again: "
+            "`lossgrader demo` gives them new passwords, `lossgrader user password demo-instructor` sets one, "
+            "`lossgrader user reset-link demo-instructor` prints a one-time link.",
+            soft_wrap=True,
+        )
+    else:
+        out.print(
+            "Forgotten a password? `lossgrader user password USER` sets one; "
+            "`lossgrader user reset-link USER` prints a one-time link to choose one.",
+            soft_wrap=True,
+        )
+
+
 def check_grading(config: Config) -> None:
     """Refuse to serve when nothing could be graded here (no sandbox, and insecure grading not allowed)."""
     if config.broker_url:
@@ -269,6 +294,14 @@ def serve(host: str, port: int, workers: int, threads: int, no_demo: bool) -> No
     from grader.sandbox.startup import prepare_service
 
     prepare_service("serve")  # warns loudly as root; per-run cgroups where delegated
+    from grader.service.mail import check_settings
+    from grader.web.auth.sso import check_sso_settings
+
+    try:
+        check_settings(config)  # a wrong LOSSGRADER_SMTP_URL stops here, not at the first invitation
+        check_sso_settings(config)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     from grader.web.security import load_secret_key
 
     if not config.secret_key:
@@ -277,6 +310,8 @@ def serve(host: str, port: int, workers: int, threads: int, no_demo: bool) -> No
     if accounts:
         out.print("The database was empty: created a demo course.")
         print_accounts(accounts)
+    else:
+        say_how_to_get_in(config)
     check_grading(config)
     if workers > 1 and not _shared_rate_limits(config):
         err.print(

@@ -93,6 +93,7 @@ class User(Base):
     section: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sso_subject: Mapped[str | None] = mapped_column(String(255), unique=True)  # the OIDC provider's "sub"
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -303,3 +304,56 @@ class AuditEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_audit_events_at", "at"), Index("ix_audit_events_lab", "lab_id", "at"))
+
+
+SIGN_IN_LINK_PURPOSES = ("invitation", "reset")
+MAIL_STATUSES = ("pending", "sent", "failed")
+
+
+class SignInLink(Base):
+    """A one-time link that lets its holder choose a password and signs them in.
+
+    Only the SHA-256 of the link's token is stored; the link works once, until ``expires_at``.
+    """
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # invitation or reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]  # replaced by a newer link
+    created_by: Mapped[str] = mapped_column(String(200), default="system")  # "cli:root", "web:alice"
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_sign_in_links_user", "user_id", "purpose", "created_at"),)
+
+
+class OutboxMail(Base):
+    """A mail to send (invitation, password reset): kept, with each failure, until it is sent or given up."""
+
+    __tablename__ = "outbox_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # invitation or reset
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]  # a sender owns it until then
+    sent_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_mails_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_mails_to_created", "to_address", "created_at"),
+    )

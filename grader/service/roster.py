@@ -99,6 +99,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    usernames: list[str] = field(default_factory=list)  # every student of the file, as stored (in file order)
 
     @property
     def ok(self) -> bool:
@@ -311,7 +312,9 @@ def import_roster(session: Session, path_or_text: str | Path | bytes, actor: str
             values.setdefault("username", number)
             session.add(User(role="student", active=True, **values))
             report.created += 1
+            report.usernames.append(values["username"])
             continue
+        report.usernames.append(values.get("username", user.username))
         changed = {k: v for k, v in values.items() if getattr(user, k) != v}
         if not user.active:
             changed["active"] = True

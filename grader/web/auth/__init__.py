@@ -6,7 +6,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("auth", __name__)
 
-from grader.web.auth import views  # noqa: E402  (registers the routes on bp)
+from grader.web.auth import onboarding, sso, views  # noqa: E402  (register the routes on bp)
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +23,11 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_account)
     login_manager.unauthorized_handler(views.unauthorized)
     app.register_blueprint(bp)
+    sso.init_sso(app)
+    from grader.db.models import utcnow
+
+    app.jinja_env.globals.update(sso_enabled=sso.sso_enabled, now_utc=utcnow)
+    onboarding.start_postman(app)
 
     # One limiter per app: Flask-Limiter keeps its storage on the extension object.
     limiter = Limiter(
@@ -43,4 +48,6 @@ def init_app(app: Flask) -> None:
     )(login)
     login = limiter.limit(app.config["LOGIN_IP_RATE_LIMIT"], methods=["POST"], deduct_when=failed)(login)
     app.view_functions["auth.login"] = login
+    # "Forgot password" mails a link: few per address (the outbox's limit) and few per client address.
+    app.view_functions["auth.forgot"] = limiter.limit("10/hour", methods=["POST"])(app.view_functions["auth.forgot"])
     app.extensions["lossgrader.limiter"] = limiter
