@@ -199,21 +199,31 @@ def _student(user_id: int) -> User:
 
 
 @bp.route("/invitations")
+@bp.route("/courses/<course>/invitations")
 @instructor_required
-def invitations() -> Any:
-    """Students who have not accepted their invitation, and mails not delivered."""
+def invitations(course: str | None = None) -> Any:
+    """Students (of your courses, or of ``course``) who have not accepted their invitation, and failed mails."""
     from grader.service.mail import undelivered
     from grader.service.signin import has_signed_in, pending_invitations
     from grader.web.auth.scope import manageable_students
 
     db = get_db()
-    students = [u for u in manageable_students(db, current_user) if u.active and not has_signed_in(u)]
+    chosen = None
+    if course is not None:
+        from grader.service.courses import can_manage_course, find_course
+
+        chosen = find_course(db, course)
+        if chosen is None or not can_manage_course(db, chosen, current_user.user):
+            abort(404)  # not a course of yours: as if there were none
+    everyone = manageable_students(db, current_user, chosen)
+    students = [u for u in everyone if u.active and not has_signed_in(u)]
     links = pending_invitations(db, [u.id for u in students])
-    known = {u.id for u in manageable_students(db, current_user)}
-    mails = [m for m in undelivered(db) if m.user_id in known or current_user.is_admin]
+    known = {u.id for u in everyone}
+    mails = [m for m in undelivered(db) if m.user_id in known or (current_user.is_admin and chosen is None)]
     shown = session.pop("shown_links", None) or []
     return render_template(
         "auth/invitations.html",
+        course=chosen,
         students=students,
         links=links,
         mails=mails,
