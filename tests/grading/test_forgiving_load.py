@@ -25,7 +25,7 @@ from grader.grading.runner import (
     SkippedStatement,
     SubprocessRunner,
 )
-from tests.sandbox.conftest import SANDBOX_OK, SANDBOX_REQUIRED, UID_BASE
+from tests.sandbox.conftest import portable_or_sandbox
 
 LAB = "lab01-mse"
 PROVIDED = "only NumPy and the Python standard library are available to your code"
@@ -64,22 +64,10 @@ LEFTOVERS = {
 TEST_CALL = "print(mean_squared_error([0.1, 0.9], [0, 1]))\nprint(mean_squared_error([1, 2], [1, 2, 3]))\n"
 
 
-def _sandbox_runner() -> Iterator:
-    from grader.sandbox import SandboxRunner
-
-    with SandboxRunner(slots=1, uid_base=UID_BASE + 448) as runner:  # a uid block no other suite uses
-        yield runner
-
-
 @pytest.fixture(scope="module", params=["portable", "sandbox"])
 def runner(request: pytest.FixtureRequest) -> Iterator:
     """Each runner: the sandbox where it runs (it must in CI), else the test is skipped."""
-    if request.param == "portable":
-        yield SubprocessRunner()
-        return
-    if not SANDBOX_OK and not SANDBOX_REQUIRED:
-        pytest.skip("the sandbox needs Linux, root and pyseccomp")
-    yield from _sandbox_runner()
+    yield from portable_or_sandbox(request.param, uid_offset=448)
 
 
 def _strict(lab: str = LAB):

@@ -17,9 +17,8 @@ from grader.grading.engine import grade
 from grader.grading.lab import find_lab, with_limits
 from grader.grading.notebook import MAX_NOTEBOOK_BYTES, looks_like_notebook, read_notebook
 from grader.grading.program import prepare
-from grader.grading.runner import SubprocessRunner
 from grader.grading.source import MAX_SOURCE_BYTES
-from tests.sandbox.conftest import SANDBOX_OK, SANDBOX_REQUIRED, UID_BASE
+from tests.sandbox.conftest import portable_or_sandbox
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 # The Japanese course notebook (seed 001): indentation restored, np.asarray added (lists work).
@@ -48,15 +47,7 @@ def notebook(*cells: str | tuple[str, str], outputs: list | None = None) -> str:
 @pytest.fixture(scope="module", params=["portable", "sandbox"])
 def runner(request: pytest.FixtureRequest) -> Iterator:
     """Each runner: the sandbox where it runs (it must in CI), else the test is skipped."""
-    if request.param == "portable":
-        yield SubprocessRunner()
-        return
-    if not SANDBOX_OK and not SANDBOX_REQUIRED:
-        pytest.skip("the sandbox needs Linux, root and pyseccomp")
-    from grader.sandbox import SandboxRunner
-
-    with SandboxRunner(slots=1, uid_base=UID_BASE + 480) as sandbox:  # a uid block no other suite uses
-        yield sandbox
+    yield from portable_or_sandbox(request.param, uid_offset=480)
 
 
 # --- a notebook in the textbook's style ------------------------------------------------

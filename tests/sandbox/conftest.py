@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from grader.grading.runner import RunLimits
+from grader.grading.runner import RunLimits, SubprocessRunner
 
 
 def _userns_works() -> bool:
@@ -90,6 +90,20 @@ def _claim_uid_base() -> int:
 UID_BASE = _claim_uid_base() if SANDBOX_OK else 100_000
 
 LIMITS = RunLimits(wall_seconds=10, cpu_seconds=5, memory_mib=256, output_bytes=4000)
+
+
+def portable_or_sandbox(kind: str, uid_offset: int) -> Iterator:
+    """A ``portable`` SubprocessRunner, or a one-slot ``sandbox`` runner on ``UID_BASE + uid_offset`` (a block
+    no other suite uses) where it runs, as it must in CI; elsewhere the test asking for it is skipped."""
+    if kind == "portable":
+        yield SubprocessRunner()
+        return
+    if not SANDBOX_OK and not SANDBOX_REQUIRED:
+        pytest.skip("the sandbox needs Linux, root and pyseccomp")
+    from grader.sandbox import SandboxRunner
+
+    with SandboxRunner(slots=1, uid_base=UID_BASE + uid_offset) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture(scope="module")
