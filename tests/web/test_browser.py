@@ -119,10 +119,9 @@ def _serve(folder: Path, env: dict[str, str], attempt: int) -> tuple[subprocess.
     return process, url, log
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``lossgrader serve`` on a free port and a fresh SQLite file; the demo passwords it printed."""
-    folder = tmp_path_factory.mktemp("serve")
+def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """``lossgrader serve`` under ``folder`` with none of this process's LOSSGRADER_ settings (but an insecure
+    sandbox where asked for); (process, url, log) once it answers, on another port if one was taken."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
     if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):  # only for machines where the sandbox cannot run
         env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
@@ -130,16 +129,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         COLUMNS="200",  # the demo-accounts table must not wrap
         PYTHONUNBUFFERED="1",
     )
-    started = None
     for attempt in range(5):
         started = _serve(folder, env, attempt)
         if started:
-            break
-    if started is None:
-        pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
-    process, url, log = started
+            return started
+    pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
+
+
+def _passwords(log: Path) -> dict[str, str]:
+    """The demo accounts' passwords, as ``lossgrader serve`` printed them: {user name: password}."""
+    return {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``lossgrader serve`` on a free port and a fresh SQLite file; the demo passwords it printed."""
+    process, url, log = _start(tmp_path_factory.mktemp("serve"))
     try:
-        passwords = {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
+        passwords = _passwords(log)
         assert {"demo-instructor", "demo-student1"} <= passwords.keys(), log.read_text(errors="replace")[-4000:]
         yield Server(url, passwords, log)
     finally:

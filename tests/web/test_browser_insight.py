@@ -14,7 +14,6 @@ in CI without chromium or playwright, skips elsewhere).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import Server, _page, _serve, _sign_in, _stop, browser  # noqa: F401 - fixtures
+from tests.web.test_browser import Server, _page, _passwords, _sign_in, _start, _stop, browser  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "tests" / "implementations" / "lab01-mse"
@@ -82,26 +81,10 @@ def _seed(database_url: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, int]]]:
     """``lossgrader serve`` on a fresh SQLite file, with the graded course in it."""
-    from tests.web.test_browser import ACCOUNT_RE
-
-    folder = tmp_path_factory.mktemp("insight")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
-    if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):  # only for machines where the sandbox cannot run
-        env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
-    env.update(COLUMNS="200", PYTHONUNBUFFERED="1")
-    started = None
-    for attempt in range(5):
-        started = _serve(folder, env, attempt)
-        if started:
-            break
-    if started is None:
-        pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
-    process, url, log = started
+    process, url, log = _start(tmp_path_factory.mktemp("insight"))
     try:
-        database_url = f"sqlite:///{log.parent / 'serve.db'}"
-        passwords = {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
-        users = _seed(database_url)
-        yield Server(url, passwords, log), users
+        users = _seed(f"sqlite:///{log.parent / 'serve.db'}")
+        yield Server(url, _passwords(log), log), users
     finally:
         _stop(process)
 
