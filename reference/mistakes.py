@@ -228,15 +228,17 @@ def _cee_labels_as_one_hot(y, t, delta=_DELTA):
     return float(-np.sum(t * np.log(y + delta)) / _rows(y))
 
 
-def _one_hot_as_labels(y, t):
-    """The notebook's label code, y[np.arange(N), t], handed whatever t is (one-hot too)."""
+def _one_hot_as_labels(y, t, of=None):
+    """The notebook's label code, y[np.arange(N), t], handed whatever t is (one-hot too); ``of``: what is
+    indexed instead of y, made from y once it is 2-D (``log_softmax`` for logits)."""
     y, t = _f64(y), np.asarray(t)
     if y.ndim == 1:
         t = t.reshape(1, t.size)
         y = y.reshape(1, y.size)
     if t.dtype.kind == "f":
         raise IndexError("arrays used as indices must be of integer (or boolean) type")
-    return y[np.arange(y.shape[0]), t], y.shape[0]
+    n = y.shape[0]  # before ``of``: a 0-d y fails here, as the notebook's code does
+    return (y if of is None else of(y))[np.arange(n), t], n
 
 
 def _cee_one_hot_as_labels(y, t, delta=_DELTA):
@@ -537,14 +539,8 @@ def _sce_labels_as_one_hot(a, t):
 
 
 def _sce_one_hot_as_labels(a, t):
-    a, t = _f64(a), np.asarray(t)
-    if a.ndim == 1:
-        t = t.reshape(1, t.size)
-        a = a.reshape(1, a.size)
-    if t.dtype.kind == "f":
-        raise IndexError("arrays used as indices must be of integer (or boolean) type")
-    n = a.shape[0]
-    return float(-np.sum(log_softmax(a)[np.arange(n), t]) / n)
+    picked, n = _one_hot_as_labels(a, t, log_softmax)
+    return float(-np.sum(picked) / n)
 
 
 def _sce_swapped_literal(a, t):
