@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grader.service.insight import Misconceptions
+from grader.web.instructor.charts import Tick
 
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 48
@@ -74,14 +75,6 @@ class Series:
         if self.marker == "cross":
             return f"M{x - r:.1f},{y - r:.1f}L{x + r:.1f},{y + r:.1f}M{x - r:.1f},{y + r:.1f}L{x + r:.1f},{y - r:.1f}"
         return f"M{x - r:.1f},{y:.1f}a{r:.1f},{r:.1f} 0 1,0 {2 * r:.1f},0a{r:.1f},{r:.1f} 0 1,0 {-2 * r:.1f},0Z"
-
-
-@dataclass
-class Tick:
-    """An axis tick: where, and its text."""
-
-    at: float
-    label: str
 
 
 @dataclass
