@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 
 from grader.cli import UserError, err, out
 from grader.cli import lab as lab_group
-from grader.db.models import COUNTING, LATE_POLICIES, AuditEvent, Extension, Lab, User
+from grader.db.models import COUNTING, LATE_POLICIES, AuditEvent, Course, CourseLab, Extension, Lab, User
 from grader.grading.result import fmt_points
 from grader.service.gradebook import export_canvas, export_long
 from grader.service.roster import RosterError, import_roster
 from grader.service.users import find_user
 
+from .courses import course_option, resolve_course
 from .users import Choice, Db, OneLineErrors, actor_label, open_db, optional
 
 CLEAR = "none"  # the value that clears an optional setting
@@ -132,6 +133,15 @@ def _lab(session: Session, lab_id: str) -> Lab:
     return found
 
 
+def _course_lab(session: Session, course: Course, lab_id: str) -> CourseLab:
+    """The course's row for the lab (its policy), or :class:`UserError` saying how to add it."""
+    _lab(session, lab_id)
+    found = session.get(CourseLab, (course.id, lab_id))
+    if found is None:
+        raise UserError(f"course {course.code} has no lab {lab_id!r}: lossgrader course add-lab {course.code} {lab_id}")
+    return found
+
+
 def _student(session: Session, name: str) -> User:
     person = find_user(session, name)
     if person is None:
@@ -141,12 +151,13 @@ def _student(session: Session, name: str) -> User:
     return person
 
 
-def _recompute(session: Session, lab_id: str, user_id: int | None = None) -> int | None:
-    """Recompute the lab's scores (one student's, when given) in this transaction; None without the service."""
+def _recompute(session: Session, lab_id: str, user_id: int | None = None, course_id: int | None = None) -> int | None:
+    """Recompute the lab's scores (one student's, when given; in one course, when given) in this
+    transaction; None without the service."""
     recompute = optional("grader.service.submissions", "recompute_scores")
     if recompute is None:
         return None
-    changed = recompute(session, lab_id, user_id=user_id)
+    changed = recompute(session, lab_id, user_id=user_id, course_id=course_id)
     return changed if isinstance(changed, int) else None
 
 
@@ -169,12 +180,24 @@ def roster() -> None:
 
 @roster.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def roster_import(file: Path) -> None:
+@click.option(
+    "--invitations",
+    "invitations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="OUT.csv",
+    help="Invite the file's students who cannot sign in yet: one-time links written to OUT.csv "
+    "(username,email,name,link), and mailed when LOSSGRADER_SMTP_URL is set.",
+)
+@course_option
+def roster_import(file: Path, invitations: Path | None, course_code: str | None = None) -> None:
     """Import students from a CSV roster (student_id, username, name, email, sis_user_id, sis_login_id, section).
 
     Every row is checked first; if any row has a problem, each is listed and nothing is
     imported (exit status 1).
     """
+    links: list[Any] = []
+    enrolled_in: str | None = None
     with open_db() as db, db.session() as session:
         try:
             report = import_roster(session, file, actor=actor_label())
@@ -182,6 +205,10 @@ def roster_import(file: Path) -> None:
             raise UserError(str(exc)) from None
         if not report.ok:
             session.rollback()
+        else:
+            enrolled_in = _enrol_imported(session, course_code, report.usernames)
+        if report.ok and invitations is not None:
+            links = _invite(db, session, report.usernames, invitations)
     if not report.ok:
         for problem in report.errors:
             err.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)
@@ -190,7 +217,55 @@ def roster_import(file: Path) -> None:
     line = report.summary()
     if report.ignored_columns:
         line += f" (ignored columns: {', '.join(report.ignored_columns)})"
+    if enrolled_in:
+        line += f"; enrolled in {enrolled_in}"
     out.print(escape(line), soft_wrap=True)
+    if invitations is not None:
+        _report_invitations(db, links, invitations)
+
+
+def _enrol_imported(session: Session, code: str | None, usernames: list[str]) -> str | None:
+    """Enrol the roster's students in the course (``--course``, else the only one) as students with
+    the file's section; None when the service has no course yet (then they are only users)."""
+    from grader.service.courses import enrol, only_course
+
+    if code is None and only_course(session) is None and not session.scalar(select(Course.id).limit(1)):
+        err.print("[yellow]note:[/yellow] no course yet: the students are not enrolled anywhere "
+                  "(lossgrader course create, then roster import --course CODE)", soft_wrap=True)  # fmt: skip
+        return None
+    course = resolve_course(session, code)
+    for person in session.scalars(select(User).where(User.username.in_(usernames))):
+        enrol(session, course, person, "student", person.section)
+    return course.code
+
+
+def _invite(db: Db, session: Session, usernames: list[str], path: Path, course_title: str | None = None) -> list[Any]:
+    """Issue the invitations and write their CSV (before the import commits: no link is lost)."""
+    from grader.service.onboarding import invite, write_links_csv
+
+    links = invite(session, db.config, usernames, created_by=actor_label(), course_title=course_title)
+    session.flush()
+    _write_atomically(path, lambda handle: write_links_csv(links, handle))
+    return links
+
+
+def _report_invitations(db: Db, links: list[Any], path: Path) -> None:
+    """Say what became of the invitations; send the queued mails now (the service retries failures)."""
+    from grader.service.mail import deliver_due
+
+    mailed = sum(1 for sent in links if sent.mailed)
+    line = f"{len(links)} invitation{'s' if len(links) != 1 else ''} written to {path}"
+    if mailed:
+        with open_db() as again:
+            delivered, failed = deliver_due(again.sessions, again.config)
+        line += f"; {delivered} mailed" + (f", {failed} to retry (the service keeps trying)" if failed else "")
+    out.print(escape(line), soft_wrap=True)
+    for sent in links:
+        if sent.problem:
+            err.print(f"[yellow]warning:[/yellow] {escape(sent.username)}: {escape(sent.problem)}", soft_wrap=True)
+    if not db.config.base_url:
+        err.print("[yellow]warning:[/yellow] the links use http://127.0.0.1:8000: set LOSSGRADER_BASE_URL to the "
+                  "address students use", soft_wrap=True)  # fmt: skip
 
 
 # --- regrade --------------------------------------------------------------------------
@@ -237,7 +312,8 @@ def _changed(change: Any) -> bool:
 @click.command("regrade")
 @click.option("--lab", "lab_id", required=True, help="Lab id.")
 @click.option("--student", default=None, help="Only this student (username or student id).")
-def regrade_command(lab_id: str, student: str | None) -> None:
+@click.option("--course", "course_code", default=None, metavar="CODE", help="Only this course (default: every course).")
+def regrade_command(lab_id: str, student: str | None, course_code: str | None = None) -> None:
     """Regrade a lab's submissions with its current definition; prints old → new scores."""
     regrade = optional("grader.service.submissions", "regrade")
     if regrade is None:
@@ -247,6 +323,8 @@ def regrade_command(lab_id: str, student: str | None) -> None:
         with db.session() as session:
             _lab(session, lab_id)
             username = _student(session, student).username if student else None
+            scope = {"course_id": _course_lab(session, resolve_course(session, course_code), lab_id).course_id}
+            scope = scope if course_code is not None else {}
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task(escape(f"regrading {lab_id}"), total=None)
@@ -256,7 +334,9 @@ def regrade_command(lab_id: str, student: str | None) -> None:
 
             try:
                 changes = list(
-                    regrade(db.services or db, lab_id, student=username, actor=actor_label(), progress=progress)
+                    regrade(
+                        db.services or db, lab_id, student=username, actor=actor_label(), progress=progress, **scope
+                    )
                 )
             except (LookupError, ValueError, *_optional_errors(("grader.service.runners", "GraderUnavailable"))) as exc:
                 raise UserError(str(exc)) from None
@@ -313,15 +393,17 @@ def _write_atomically(path: Path, write: Callable[[IO[str]], Any]) -> Any:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout)."
 )
-def export_grades(fmt: str, output: Path | None) -> None:
-    """Export final scores as CSV: Canvas gradebook import, or one row per student and lab."""
+@course_option
+def export_grades(fmt: str, output: Path | None, course_code: str | None = None) -> None:
+    """Export a course's final scores as CSV: Canvas gradebook import, or one row per student and lab."""
     writer = export_canvas if fmt == "canvas" else export_long
     with open_db() as db, db.session() as session:
+        course_id = resolve_course(session, course_code).id
         if output is None:
-            writer(session, sys.stdout)
+            writer(session, sys.stdout, course_id=course_id)
             sys.stdout.flush()
             return
-        count = _write_atomically(output, lambda handle: writer(session, handle))
+        count = _write_atomically(output, lambda handle: writer(session, handle, course_id=course_id))
     noun = "students" if fmt == "canvas" else "rows"
     err.print(f"wrote {count} {noun} to {escape(str(output))}", soft_wrap=True)
 
@@ -344,8 +426,9 @@ def export_grades(fmt: str, output: Path | None) -> None:
     default=None,
     help="Whether a file that cannot be loaded uses an attempt and can be the counted score (default no).",
 )
-def lab_set(lab_id: str, **options: Any) -> None:
-    """Change a lab's due date and policies; records old → new and recomputes scores."""
+@course_option
+def lab_set(lab_id: str, course_code: str | None = None, **options: Any) -> None:
+    """Change a lab's due date and policies in a course; records old → new and recomputes scores."""
     attributes = {
         "due": "due_at",
         "hard_deadline": "hard_deadline_at",
@@ -362,7 +445,8 @@ def lab_set(lab_id: str, **options: Any) -> None:
     if not wanted:
         raise UserError("nothing to set: give at least one option (see lossgrader lab set -h)")
     with _session_for_lab(lab_id) as session:
-        found = _lab(session, lab_id)
+        course = resolve_course(session, course_code)
+        found = _course_lab(session, course, lab_id)
         after = {key: wanted.get(key, getattr(found, key)) for key in attributes.values()}
         if after["due_at"] and after["hard_deadline_at"] and after["hard_deadline_at"] < after["due_at"]:
             raise UserError("the hard deadline is before the due date")
@@ -376,9 +460,11 @@ def lab_set(lab_id: str, **options: Any) -> None:
         for key, value in changed.items():
             setattr(found, key, value)
         new = {key: _iso(value) for key, value in changed.items()}
-        session.add(AuditEvent(actor_label=actor_label(), action="lab_policy", lab_id=lab_id, old=old, new=new))
+        event = AuditEvent(actor_label=actor_label(), action="lab_policy", lab_id=lab_id, old=old, new=new)
+        event.course_id = course.id
+        session.add(event)
         session.flush()
-        recomputed = _recompute(session, lab_id)  # same transaction: the policy and the scores agree
+        recomputed = _recompute(session, lab_id, course_id=course.id)  # same transaction: policy and scores agree
     for key in changed:
         out.print(escape(f"{lab_id}: {key}: {old[key]} → {new[key]}"), soft_wrap=True)
     _report_recompute(recomputed)
@@ -397,15 +483,22 @@ def extension() -> None:
 @click.argument("lab_id")
 @click.option("--until", type=Timestamp(), required=True, help="The student's due date, ISO 8601 with timezone.")
 @click.option("--reason", default="", help="Why (kept in the audit trail).")
-def extension_grant(student: str, lab_id: str, until: dt.datetime, reason: str) -> None:
-    """Give STUDENT until --until for LAB (replacing an earlier extension); recomputes their score."""
+@course_option
+def extension_grant(student: str, lab_id: str, until: dt.datetime, reason: str, course_code: str | None = None) -> None:
+    """Give STUDENT until --until for LAB in a course (replacing an earlier extension); recomputes their score."""
+    from grader.service.courses import role_in
+
     with _session_for_lab(lab_id) as session:
-        found = _lab(session, lab_id)
+        course = resolve_course(session, course_code)
+        found = _course_lab(session, course, lab_id)
         person = _student(session, student)
-        existing = session.scalar(select(Extension).where(Extension.user_id == person.id, Extension.lab_id == lab_id))
+        if role_in(session, course, person) != "student":
+            raise UserError(f"{person.username} is not a student of {course.code}")
+        mine = (Extension.course_id == course.id, Extension.user_id == person.id, Extension.lab_id == lab_id)
+        existing = session.scalar(select(Extension).where(*mine))
         old = None if existing is None else {"due_at": _iso(existing.due_at), "reason": existing.reason}
         if existing is None:
-            session.add(Extension(user_id=person.id, lab_id=lab_id, due_at=until, reason=reason))
+            session.add(Extension(course_id=course.id, user_id=person.id, lab_id=lab_id, due_at=until, reason=reason))
         else:
             existing.due_at = until
             existing.reason = reason
@@ -413,6 +506,7 @@ def extension_grant(student: str, lab_id: str, until: dt.datetime, reason: str) 
             AuditEvent(
                 actor_label=actor_label(),
                 action="extension_grant",
+                course_id=course.id,
                 lab_id=lab_id,
                 user_id=person.id,
                 old=old,
@@ -421,7 +515,7 @@ def extension_grant(student: str, lab_id: str, until: dt.datetime, reason: str) 
             )
         )
         session.flush()
-        recomputed = _recompute(session, lab_id, person.id)
+        recomputed = _recompute(session, lab_id, person.id, course.id)
         username, due = person.username, found.due_at
     before = f" (was {old['due_at']})" if old else ""
     out.print(escape(f"{username}: {lab_id} due {until.isoformat()}{before}"), soft_wrap=True)

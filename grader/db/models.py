@@ -37,6 +37,8 @@ NAMING = {
 }
 
 ROLES = ("student", "instructor", "admin")
+#: A person's role in one course (``users.role`` is the service-wide role: admins manage every course).
+COURSE_ROLES = ("student", "grader", "instructor")
 SUBMISSION_STATUSES = ("queued", "running", "graded", "error")
 LATE_POLICIES = ("none", "percent_per_day", "zero_after_deadline")
 COUNTING = ("last", "best")
@@ -117,8 +119,93 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class Course(Base):
+    """A course as one term runs it: its labs (:class:`CourseLab`), enrolments, scores and audit trail.
+
+    ``code`` names the course in URLs (``/courses/<code>/…``) and commands (``--course CODE``),
+    so it is unique across terms (``dl101-2027s``); ``timezone`` is an IANA name for its pages.
+    """
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    term: Mapped[str] = mapped_column(String(64), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CourseLab(Base):
+    """A lab of the library as one course runs it: that course's due date and policy."""
+
+    __tablename__ = "course_labs"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="RESTRICT"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order in the course's gradebook
+    due_at: Mapped[dt.datetime | None]
+    hard_deadline_at: Mapped[dt.datetime | None]  # no submissions accepted after it
+    late_policy: Mapped[str] = mapped_column(String(30), default="none")
+    late_percent_per_day: Mapped[float] = mapped_column(Float, default=0.0)
+    max_submissions: Mapped[int | None]
+    min_interval_seconds: Mapped[int | None]
+    counting: Mapped[str] = mapped_column(String(10), default="last")
+    # Whether a file that could not be loaded (does not parse, raised while loading, lacks
+    # the functions) uses up an attempt and can replace the counted score; off by default.
+    unloadable_counts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    lab: Mapped[Lab] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_course_labs_lab", "lab_id"),)
+
+    # The library's fields, so a course's lab reads like a lab in pages and policies.
+    @property
+    def id(self) -> str:
+        """The lab's id."""
+        return self.lab_id
+
+    @property
+    def title(self) -> str:
+        """The lab's title."""
+        return self.lab.title
+
+    @property
+    def version(self) -> str:
+        """The lab definition's version."""
+        return self.lab.version
+
+    @property
+    def max_score(self) -> float:
+        """The lab's maximum score."""
+        return self.lab.max_score
+
+
+class Enrolment(Base):
+    """One person's role in one course (student, grader or instructor), and their section there."""
+
+    __tablename__ = "enrolments"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), default="student")
+    section: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_enrolments_user", "user_id", "course_id"),
+        Index("ix_enrolments_course_role", "course_id", "role", "section"),
+    )
+
+
 class Lab(Base):
-    """A lab as the course runs it: the definition's id and version, plus course policy."""
+    """A lab of the service's library: the definition's id, title and version (policy: :class:`CourseLab`).
+
+    The policy columns still here are the pre-course values, kept until the instructor pages
+    read :class:`CourseLab`; the courses migration copied them to every course's labs.
+    """
 
     __tablename__ = "labs"
 
@@ -147,9 +234,10 @@ class Submission(Base):
     __tablename__ = "submissions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="RESTRICT"))
-    attempt: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per (user, lab)
+    attempt: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per (course, user, lab)
     filename: Mapped[str] = mapped_column(String(255), default="submission.py")
     source: Mapped[str] = mapped_column(Text)
     source_sha256: Mapped[str] = mapped_column(String(64))
@@ -172,6 +260,7 @@ class Submission(Base):
     # The client's Idempotency-Key header: a retried POST with the same key gets this submission back.
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
+    course: Mapped[Course] = relationship()
     user: Mapped[User] = relationship()
     lab: Mapped[Lab] = relationship()
     results: Mapped[list[FixtureResult]] = relationship(
@@ -179,10 +268,11 @@ class Submission(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("user_id", "lab_id", "attempt", name="uq_submissions_user_lab_attempt"),
+        UniqueConstraint("course_id", "user_id", "lab_id", "attempt", name="uq_submissions_course_user_lab_attempt"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_submissions_user_idempotency_key"),
         Index("ix_submissions_user_lab_time", "user_id", "lab_id", "submitted_at"),
         Index("ix_submissions_lab_time", "lab_id", "submitted_at"),
+        Index("ix_submissions_course_lab_time", "course_id", "lab_id", "submitted_at"),
         Index("ix_submissions_status_lease", "status", "lease_until"),
         Index("ix_submissions_graded_at", "graded_at"),  # the recent grading rate (service.outlook)
     )
@@ -231,6 +321,7 @@ class SubmissionCause(Base):
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    course_id: Mapped[int] = mapped_column(Integer)  # the submission's, copied: a course's pages read its own
     lab_id: Mapped[str] = mapped_column(String(100))  # the submission's, copied: every query is per lab
     user_id: Mapped[int] = mapped_column(Integer)
     attempt: Mapped[int] = mapped_column(Integer)
@@ -243,6 +334,10 @@ class SubmissionCause(Base):
     __table_args__ = (
         # covers the per-lab reads: every attempt in order per student, its causes and time
         Index("ix_submission_causes_lab_user", "lab_id", "user_id", "attempt", "key", "submitted_at", "submission_id"),
+        Index(
+            "ix_submission_causes_course_lab_user",
+            *("course_id", "lab_id", "user_id", "attempt", "key", "submitted_at", "submission_id"),
+        ),
     )
 
 
@@ -252,6 +347,7 @@ class Score(Base):
     __tablename__ = "scores"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
@@ -265,8 +361,9 @@ class Score(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("user_id", "lab_id", name="uq_scores_user_lab"),
+        UniqueConstraint("course_id", "user_id", "lab_id", name="uq_scores_course_user_lab"),
         Index("ix_scores_lab_final", "lab_id", "final"),
+        Index("ix_scores_course_lab", "course_id", "lab_id", "final"),
     )
 
 
@@ -276,6 +373,7 @@ class Extension(Base):
     __tablename__ = "extensions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     lab_id: Mapped[str] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
     due_at: Mapped[dt.datetime]
@@ -283,7 +381,7 @@ class Extension(Base):
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("user_id", "lab_id", name="uq_extensions_user_lab"),)
+    __table_args__ = (UniqueConstraint("course_id", "user_id", "lab_id", name="uq_extensions_course_user_lab"),)
 
 
 class AuditEvent(Base):
@@ -296,6 +394,7 @@ class AuditEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(String(200), default="system")  # "cli:root", "web:alice"
     action: Mapped[str] = mapped_column(String(50))
+    course_id: Mapped[int | None] = mapped_column(Integer)  # kept when a course is deleted: the trail outlives it
     lab_id: Mapped[str | None] = mapped_column(String(100))
     user_id: Mapped[int | None] = mapped_column(Integer)  # the student concerned, if any
     submission_id: Mapped[int | None] = mapped_column(Integer)
@@ -303,7 +402,11 @@ class AuditEvent(Base):
     new: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     note: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_audit_events_at", "at"), Index("ix_audit_events_lab", "lab_id", "at"))
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_lab", "lab_id", "at"),
+        Index("ix_audit_events_course", "course_id", "at"),
+    )
 
 
 SIGN_IN_LINK_PURPOSES = ("invitation", "reset")

@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, false, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from grader.db.models import FixtureResult, Lab, Score, User
+from grader.db.models import CourseLab, Enrolment, FixtureResult, Lab, Score, User
 
 SORT_KEYS = ("name", "username", "student_id", "section", "total")
 
@@ -142,9 +142,18 @@ class PassRate(NamedTuple):
     rate: float
 
 
-def lab_columns(session: Session, labs: Sequence[str] | None = None) -> list[LabColumn]:
-    """The labs, in gradebook order (``position``, then id); unknown ids raise ValueError."""
-    query = select(Lab.id, Lab.title, Lab.max_score, Lab.position).order_by(Lab.position, Lab.id)
+def lab_columns(session: Session, labs: Sequence[str] | None = None, course_id: int | None = None) -> list[LabColumn]:
+    """The labs (of the course, if ``course_id``), in gradebook order (``position``, then id);
+    unknown ids raise ValueError."""
+    if course_id is None:
+        query = select(Lab.id, Lab.title, Lab.max_score, Lab.position).order_by(Lab.position, Lab.id)
+    else:
+        query = (
+            select(Lab.id, Lab.title, Lab.max_score, CourseLab.position)
+            .join(CourseLab, CourseLab.lab_id == Lab.id)
+            .where(CourseLab.course_id == course_id)
+            .order_by(CourseLab.position, Lab.id)
+        )
     if labs is not None:
         query = query.where(Lab.id.in_(list(labs)))
     columns = [LabColumn(*row) for row in _rows(session, query).all()]
@@ -165,19 +174,27 @@ def gradebook(
     section: str | None = None,
     search: str | None = None,
     sort: str = "name",
+    course_id: int | None = None,
 ) -> Gradebook:
     """Active students × labs. ``sort``: name, username, student_id, section, total or a lab id; ``-`` reverses.
 
+    ``course_id``: that course's students (their section there), labs and scores only; None:
+    every student and lab (a service with one course).
     ``search`` matches part of the username, name, student id or email, ignoring case.
     """
     with _without_gc():
-        return _build(session, labs, section, search, sort)
+        return _build(session, labs, section, search, sort, course_id)
 
 
 def _build(
-    session: Session, labs: Sequence[str] | None, section: str | None, search: str | None, sort: str
+    session: Session,
+    labs: Sequence[str] | None,
+    section: str | None,
+    search: str | None,
+    sort: str,
+    course_id: int | None = None,
 ) -> Gradebook:
-    columns = lab_columns(session, labs)
+    columns = lab_columns(session, labs, course_id)
     descending = sort.startswith("-")
     key_name = sort.removeprefix("-")
     lab_ids = [c.id for c in columns]
@@ -185,7 +202,10 @@ def _build(
         raise ValueError(f"cannot sort by {key_name!r}: use {', '.join(SORT_KEYS)} or a lab id")
 
     join_on = Score.user_id == User.id
+    if course_id is not None:
+        join_on = and_(join_on, Score.course_id == course_id)
     join_on = and_(join_on, Score.lab_id.in_(lab_ids)) if lab_ids else false()
+    section_column: Any = User.section if course_id is None else func.coalesce(Enrolment.section, User.section)
     query = (
         select(
             User.id,
@@ -193,7 +213,7 @@ def _build(
             User.username,
             User.display_name,
             User.email,
-            User.section,
+            section_column,
             User.sis_user_id,
             User.sis_login_id,
             Score.lab_id,
@@ -207,10 +227,15 @@ def _build(
         )
         .select_from(User)
         .outerjoin(Score, join_on)
-        .where(User.role == "student", User.active.is_(True))
+        .where(User.active.is_(True))
     )
+    if course_id is None:
+        query = query.where(User.role == "student")
+    else:
+        enrolled = and_(Enrolment.user_id == User.id, Enrolment.course_id == course_id, Enrolment.role == "student")
+        query = query.join(Enrolment, enrolled)
     if section is not None:
-        query = query.where(User.section == section)
+        query = query.where(section_column == section)
     if search:
         term = search.strip().lower()
         query = query.where(
@@ -252,15 +277,17 @@ def _build(
     return Gradebook(columns, ordered)
 
 
-def pass_rates(session: Session, lab_id: str) -> list[PassRate]:
-    """Per fixture of ``lab_id``: how many of the counted submissions (those in ``scores``) passed it.
+def pass_rates(session: Session, lab_id: str, course_id: int | None = None) -> list[PassRate]:
+    """Per fixture of ``lab_id``: how many of the counted submissions (those in ``scores``, of
+    the course if ``course_id``) passed it.
 
     One aggregate query, in the lab's fixture order: the results of each score row's
     counted submission, found through the submission index, grouped by fixture.
     """
-    counted = (
-        select(Score.submission_id).where(Score.lab_id == lab_id, Score.submission_id.is_not(None)).subquery("counted")
-    )
+    mine = [Score.lab_id == lab_id, Score.submission_id.is_not(None)]
+    if course_id is not None:
+        mine.append(Score.course_id == course_id)
+    counted = select(Score.submission_id).where(*mine).subquery("counted")
     wanted = (
         FixtureResult.name,
         FixtureResult.category,
@@ -320,14 +347,15 @@ def _text(value: str | None) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def export_canvas(session: Session, out: IO[str]) -> int:
-    """Write the Canvas gradebook-import CSV of final scores to ``out``; returns the number of students.
+def export_canvas(session: Session, out: IO[str], course_id: int | None = None) -> int:
+    """Write the Canvas gradebook-import CSV of final scores (of one course, if ``course_id``) to
+    ``out``; returns the number of students.
 
     Students are matched by Canvas on SIS User ID (the roster's sis_user_id, else its
     student id) or SIS Login ID; the Canvas-internal ID column is left blank.
     """
     with _without_gc():
-        book = gradebook(session)
+        book = gradebook(session, course_id=course_id)
         writer = csv.writer(out)
         writer.writerow(
             ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *(f"{c.title} ({c.id})" for c in book.labs)]
@@ -364,10 +392,11 @@ LONG_HEADER = (
 )
 
 
-def export_long(session: Session, out: IO[str]) -> int:
-    """Write one CSV row per active student × lab (blank cells where no score); returns the rows written."""
+def export_long(session: Session, out: IO[str], course_id: int | None = None) -> int:
+    """Write one CSV row per active student × lab (of one course, if ``course_id``; blank cells
+    where no score); returns the rows written."""
     with _without_gc():
-        book = gradebook(session)
+        book = gradebook(session, course_id=course_id)
         writer = csv.writer(out)
         writer.writerow(LONG_HEADER)
         count = 0

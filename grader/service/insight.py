@@ -120,6 +120,7 @@ DELETE_CAUSES = delete(SubmissionCause.__table__).where(_C.submission_id == bind
 INSERT_CAUSES = insert(SubmissionCause.__table__).from_select(
     [
         "submission_id",
+        "course_id",
         "lab_id",
         "user_id",
         "attempt",
@@ -132,6 +133,7 @@ INSERT_CAUSES = insert(SubmissionCause.__table__).from_select(
     ],
     select(
         _S.id,
+        _S.course_id,
         _S.lab_id,
         _S.user_id,
         _S.attempt,
@@ -335,6 +337,7 @@ class FixtureStats:
 # --- queries ---------------------------------------------------------------------------------------
 
 _LAB = bindparam("b_lab")
+_COURSE = bindparam("b_course")
 
 
 def _postgres(session: Session) -> bool:
@@ -350,15 +353,15 @@ def _among(column: Any, postgres: bool) -> Any:
 
 
 @functools.cache
-def _lab_rows(postgres: bool) -> Any:
-    """Every graded attempt of the lab with its causes, per student in order: one scan of the
-    covering index (times as seconds since the epoch on PostgreSQL, stored text on SQLite: cheap)."""
+def _lab_rows(postgres: bool, in_course: bool = False) -> Any:
+    """Every graded attempt of the lab (in the course ``b_course``, if ``in_course``) with its
+    causes, per student in order: one scan of a covering index (times as seconds since the
+    epoch on PostgreSQL, stored text on SQLite: cheap)."""
     at = func.date_part("epoch", _C.submitted_at) if postgres else type_coerce(_C.submitted_at, NullType())
-    return (
-        select(_C.user_id, _C.attempt, _C.key, at, _C.submission_id)
-        .where(_C.lab_id == _LAB)
-        .order_by(_C.user_id, _C.attempt)
-    )
+    query = select(_C.user_id, _C.attempt, _C.key, at, _C.submission_id).where(_C.lab_id == _LAB)
+    if in_course:
+        query = query.where(_C.course_id == _COURSE)
+    return query.order_by(_C.user_id, _C.attempt)
 
 
 @functools.cache
@@ -382,6 +385,7 @@ _COUNTED_ROWS = (
     .join(Score, Score.submission_id == _C.submission_id)
     .where(Score.lab_id == _LAB)
 )
+_COUNTED_ROWS_IN_COURSE = _COUNTED_ROWS.where(Score.course_id == _COURSE)
 _FIXTURES_OF = (
     select(FixtureResult.name, FixtureResult.category, FixtureResult.visibility)
     .where(FixtureResult.submission_id == bindparam("b_submission"))
@@ -406,8 +410,9 @@ class _LabAttempts:
     summed up in one pass: who ever showed each cause, the causes per attempt number, and
     feedback effectiveness (see :class:`NextAttempt`)."""
 
-    def __init__(self, session: Session, lab_id: str) -> None:
-        rows = session.connection().execute(_lab_rows(_postgres(session)), {"b_lab": lab_id}).all()
+    def __init__(self, session: Session, lab_id: str, course_id: int | None = None) -> None:
+        query = _lab_rows(_postgres(session), course_id is not None)
+        rows = session.connection().execute(query, {"b_lab": lab_id, "b_course": course_id}).all()
         self.by_user: dict[int, list[_Attempt]] = {}
         current = None
         keys: set[str] = set()
@@ -545,9 +550,9 @@ class _Names:
 
 class CountedRows:
     """The counted submissions' rows of a lab, read once for :func:`misconceptions` and
-    :func:`fixture_stats` (pass ``counted=`` to both when a page shows both)."""
+    :func:`fixture_stats` (pass ``counted=`` to both when a page shows both); of one course if ``course_id``."""
 
-    def __init__(self, session: Session, lab_id: str) -> None:
+    def __init__(self, session: Session, lab_id: str, course_id: int | None = None) -> None:
         users: set[int] = set()
         self.by_key: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # key → {student: (submission, attempt)}
         self.fixtures: dict[str, set[str]] = defaultdict(set)  # key → the fixtures it explains
@@ -555,7 +560,14 @@ class CountedRows:
         self.by_fixture: dict[str, Counter[str]] = defaultdict(Counter)  # fixture → causes
         self.representative: dict[str, int] = {}  # key → a submission showing it
         self.latest: int | None = None  # a counted submission, for the lab's fixture list
-        for key, uid, sid, attempt, names in session.connection().execute(_COUNTED_ROWS, {"b_lab": lab_id}).all():
+        for key, uid, sid, attempt, names in (
+            session.connection()
+            .execute(
+                _COUNTED_ROWS if course_id is None else _COUNTED_ROWS_IN_COURSE,
+                {"b_lab": lab_id, "b_course": course_id},
+            )
+            .all()
+        ):
             users.add(uid)
             self.latest = max(sid, self.latest or 0)
             if key == NO_CAUSE:
@@ -577,20 +589,26 @@ def _fixture_list(session: Session, submission_id: int | None) -> list[tuple[str
 
 
 def misconceptions(
-    session: Session, lab_id: str, scope: str = "counted", links: int | None = 20, counted: CountedRows | None = None
+    session: Session,
+    lab_id: str,
+    scope: str = "counted",
+    links: int | None = 20,
+    counted: CountedRows | None = None,
+    course_id: int | None = None,
 ) -> Misconceptions:
     """The lab's causes, commonest first: students and share in ``scope`` (``counted``
     submissions, or ``all`` graded attempts), the fixtures it trips (in the counted
     submissions, or in each student's latest attempt that shows it), feedback
     effectiveness, up to ``links`` students' attempts each (None: all; linked: the counted
-    or the latest attempt showing it), and counts per attempt number.
+    or the latest attempt showing it), and counts per attempt number. ``course_id``: that
+    course's submissions only (None: every course's).
     LookupError for an unknown lab, ValueError for an unknown scope."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     lab = _lab(session, lab_id)
-    attempts = _LabAttempts(session, lab_id)
+    attempts = _LabAttempts(session, lab_id, course_id)
     if scope == "counted":
-        rows = counted or CountedRows(session, lab_id)
+        rows = counted or CountedRows(session, lab_id, course_id)
         students, by_key, fixtures, representative = rows.students, rows.by_key, rows.fixtures, rows.representative
         latest = rows.latest
     else:
@@ -625,7 +643,11 @@ def misconceptions(
 
 
 def fixture_stats(
-    session: Session, lab_id: str, links: int | None = 20, counted: CountedRows | None = None
+    session: Session,
+    lab_id: str,
+    links: int | None = 20,
+    counted: CountedRows | None = None,
+    course_id: int | None = None,
 ) -> FixtureStats:
     """Per fixture of the lab (its order): how many of the counted submissions pass it, the
     commonest cause of failing it (and how many students), and up to ``links`` failing
@@ -635,7 +657,7 @@ def fixture_stats(
     from the causes' rows; the fixture list is that of a counted submission's results.
     """
     lab = _lab(session, lab_id)
-    rows = counted or CountedRows(session, lab_id)
+    rows = counted or CountedRows(session, lab_id, course_id)
     listed = _fixture_list(session, rows.latest)
     known = {name for name, _, _ in listed}
     listed += [(name, "", "") for name in sorted(rows.failing) if name not in known]  # from another lab version

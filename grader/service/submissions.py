@@ -32,7 +32,18 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, Submission, User, utcnow
+from grader.db.models import (
+    AuditEvent,
+    CourseLab,
+    Enrolment,
+    Extension,
+    FixtureResult,
+    Lab,
+    Score,
+    Submission,
+    User,
+    utcnow,
+)
 from grader.db.session import storable
 from grader.grading.engine import grade, new_seed
 from grader.grading.lab import Lab as LabDefinition
@@ -219,9 +230,27 @@ _PREVIOUS_ATTEMPTS = select(
     func.count(Submission.id).filter(Submission.status != "error"),
     func.count(Submission.id).filter(unloadable_clause()),  # taken off unless the lab counts them
     select(Extension.due_at)  # in the same round trip
-    .where(Extension.user_id == bindparam("b_user"), Extension.lab_id == bindparam("b_lab"))
+    .where(
+        Extension.course_id == bindparam("b_course"),
+        Extension.user_id == bindparam("b_user"),
+        Extension.lab_id == bindparam("b_lab"),
+    )
     .scalar_subquery(),
-).where(Submission.user_id == bindparam("b_user"), Submission.lab_id == bindparam("b_lab"))
+).where(
+    Submission.course_id == bindparam("b_course"),
+    Submission.user_id == bindparam("b_user"),
+    Submission.lab_id == bindparam("b_lab"),
+)
+# The courses where the user is enrolled that run the lab (the course-less routes need exactly one).
+_USER_COURSES_WITH_LAB = (
+    select(Enrolment.course_id)
+    .join(CourseLab, CourseLab.course_id == Enrolment.course_id)
+    .where(Enrolment.user_id == bindparam("b_user"), CourseLab.lab_id == bindparam("b_lab"))
+    .limit(2)
+)
+_ENROLLED = select(Enrolment.role).where(
+    Enrolment.course_id == bindparam("b_course"), Enrolment.user_id == bindparam("b_user")
+)
 
 
 def submit(
@@ -231,13 +260,31 @@ def submit(
     source: bytes | str,
     filename: str = "submission.py",
     now: dt.datetime | None = None,
+    *,
+    course_id: int | None = None,
 ) -> Submission:
     """Accept a submission: policy checks, attempt number, seed; committed, then dispatched.
 
+    ``course_id``: the course it is for (the user must be enrolled and the course run the
+    lab); None: the one course of the user's that runs the lab.
     Returns the committed row (``status == "queued"``) without waiting for grading.
     Raises :class:`SubmissionRefused` with a message for the student.
     """
-    return accept_submission(services, user_id, lab_id, source, filename, now).submission
+    return accept_submission(services, user_id, lab_id, source, filename, now, course_id=course_id).submission
+
+
+def _submission_course(session: Session, user_id: int, lab_id: str, course_id: int | None) -> int:
+    """The course a submission goes to, or :class:`SubmissionRefused` saying why there is none."""
+    if course_id is not None:
+        if session.scalar(_ENROLLED, {"b_course": course_id, "b_user": user_id}) is None:
+            raise SubmissionRefused("You are not enrolled in this course.")
+        return course_id
+    found = list(session.scalars(_USER_COURSES_WITH_LAB, {"b_user": user_id, "b_lab": lab_id}))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise SubmissionRefused(f"There is no lab {lab_id!r} in your courses.")
+    raise SubmissionRefused(f"Lab {lab_id!r} is in several of your courses: submit to one course (--course).")
 
 
 def _replay(session: Session, user_id: int, lab_id: str, key: str, digest: str) -> Submission | None:
@@ -261,6 +308,7 @@ def accept_submission(
     now: dt.datetime | None = None,
     *,
     idempotency_key: str | None = None,
+    course_id: int | None = None,
 ) -> Accepted:
     """:func:`submit`, idempotently when ``idempotency_key`` is given: the user's earlier
     submission with that key (same file and lab) is returned instead of a new one, before
@@ -273,7 +321,7 @@ def accept_submission(
     def work(session: Session) -> Accepted:
         _begin_write(session)
         at = now or utcnow()
-        params = {"b_user": user_id, "b_lab": lab_id}
+        params: dict[str, Any] = {"b_user": user_id, "b_lab": lab_id}
         if not session.scalar(_USER_ACTIVE, params):
             raise SubmissionRefused("Your account cannot submit (unknown or inactive user).")
         if idempotency_key is not None:  # after the user's row lock: one of two concurrent retries waits here
@@ -281,9 +329,10 @@ def accept_submission(
             if earlier is not None:
                 session.expunge(earlier)
                 return Accepted(earlier, replayed=True)
-        lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
+        params["b_course"] = _submission_course(session, user_id, lab_id, course_id)
+        lab = session.connection().execute(_LAB_ROW, params).one_or_none()  # the course's policy for it
         if lab is None:
-            raise SubmissionRefused(f"There is no lab {lab_id!r}.")
+            raise SubmissionRefused(f"There is no lab {lab_id!r} in this course.")
         last_attempt, last_at, submitted, unloadable, extension_due = session.execute(_PREVIOUS_ATTEMPTS, params).one()
         if isinstance(last_at, str):  # SQLite aggregates bypass the column type
             last_at = dt.datetime.fromisoformat(last_at)
@@ -301,6 +350,7 @@ def accept_submission(
             raise SubmissionRefused(refusal)
         values = dict.fromkeys(_NEW_SUBMISSION_COLUMNS)  # every column set, so the copy returned is complete
         values.update(
+            course_id=params["b_course"],
             user_id=user_id,
             lab_id=lab_id,
             attempt=(last_attempt or 0) + 1,
@@ -340,6 +390,7 @@ def accept_submission(
 @dataclass(frozen=True)
 class _Claim:
     id: int
+    course_id: int
     user_id: int
     lab_id: str
     source: str
@@ -446,10 +497,13 @@ def _graded_values(result: Result, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _store_results(session: Session, submission_id: int, lab_id: str, user_id: int, result: Result) -> None:
-    """The submission's new result set, and the student's gradebook cell recomputed from it."""
+def _store_results(
+    session: Session, submission_id: int, course_id: int, lab_id: str, user_id: int, result: Result
+) -> None:
+    """The submission's new result set, and the student's gradebook cell (in its course) recomputed from it."""
     _replace_results(session, submission_id, lab_id, result)
-    lab = session.connection().execute(_LAB_ROW, {"b_lab": lab_id}).one_or_none()  # its policy columns
+    params = {"b_course": course_id, "b_lab": lab_id}
+    lab = session.connection().execute(_LAB_ROW, params).one_or_none()  # the course's policy for it
     if lab is not None:
         _recompute_one(session, lab, user_id)
 
@@ -462,7 +516,11 @@ _INSERT_SUBMISSION = insert(_SUBMISSIONS)
 _NEW_SUBMISSION_COLUMNS = [column.key for column in _SUBMISSIONS.columns if not column.primary_key]
 _DELETE_RESULTS = delete(_RESULTS).where(_RESULTS.c.submission_id == bindparam("b_submission"))
 _INSERT_RESULTS = insert(_RESULTS)
-_SCORE_CELL = select(_SCORES).where(_SCORES.c.user_id == bindparam("b_user"), _SCORES.c.lab_id == bindparam("b_lab"))
+_SCORE_CELL = select(_SCORES).where(
+    _SCORES.c.course_id == bindparam("b_course"),
+    _SCORES.c.user_id == bindparam("b_user"),
+    _SCORES.c.lab_id == bindparam("b_lab"),
+)
 _SCORE_CELL_LOCKED = _SCORE_CELL.with_for_update()
 _UPDATE_SCORE = update(_SCORES).where(_SCORES.c.id == bindparam("b_score"))
 _ATTEMPTS = select(
@@ -473,7 +531,11 @@ _ATTEMPTS = select(
     _SUBMISSIONS.c.score,
     _SUBMISSIONS.c.max_score,
     unloadable_clause(_SUBMISSIONS).label("unloadable"),
-).where(_SUBMISSIONS.c.user_id == bindparam("b_user"), _SUBMISSIONS.c.lab_id == bindparam("b_lab"))
+).where(
+    _SUBMISSIONS.c.course_id == bindparam("b_course"),
+    _SUBMISSIONS.c.user_id == bindparam("b_user"),
+    _SUBMISSIONS.c.lab_id == bindparam("b_lab"),
+)
 _MARK_GRADED = update(_SUBMISSIONS).where(  # SET: the parameters' columns
     _SUBMISSIONS.c.id == bindparam("b_id"),
     _SUBMISSIONS.c.grading_attempts == bindparam("b_attempts"),
@@ -496,6 +558,7 @@ _CLAIM = (
     .values(status="running", grading_attempts=_SUBMISSIONS.c.grading_attempts + 1)
     .returning(
         _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.course_id,
         _SUBMISSIONS.c.user_id,
         _SUBMISSIONS.c.lab_id,
         _SUBMISSIONS.c.source,
@@ -503,9 +566,17 @@ _CLAIM = (
         _SUBMISSIONS.c.grading_attempts,
     )
 )
-_LAB_ROW = select(Lab.__table__).where(Lab.__table__.c.id == bindparam("b_lab"))
+_COURSE_LABS, _LABS = CourseLab.__table__, Lab.__table__
+# A course's lab: its policy (course_labs) with the library's id and max score.
+_LAB_ROW = (
+    select(*_COURSE_LABS.c, _LABS.c.id, _LABS.c.max_score)
+    .join(_LABS, _LABS.c.id == _COURSE_LABS.c.lab_id)
+    .where(_COURSE_LABS.c.course_id == bindparam("b_course"), _COURSE_LABS.c.lab_id == bindparam("b_lab"))
+)
 _EXTENSION_DUE = select(Extension.__table__.c.due_at).where(
-    Extension.__table__.c.user_id == bindparam("b_user"), Extension.__table__.c.lab_id == bindparam("b_lab")
+    Extension.__table__.c.course_id == bindparam("b_course"),
+    Extension.__table__.c.user_id == bindparam("b_user"),
+    Extension.__table__.c.lab_id == bindparam("b_lab"),
 )
 
 
@@ -580,7 +651,7 @@ def _store_result(services: Services, claim: _Claim, result: Result) -> bool:
         stored = session.connection().execute(_MARK_GRADED, params)
         if stored.rowcount != 1:
             return False
-        _store_results(session, claim.id, claim.lab_id, claim.user_id, result)
+        _store_results(session, claim.id, claim.course_id, claim.lab_id, claim.user_id, result)
         return True
 
     if run_transaction(services.sessions, work):
@@ -609,18 +680,19 @@ def grade_submission(services: Services, submission_id: int, worker: str = "work
 _SCORE_FIELDS = ("submission_id", "raw", "penalty", "final", "max_score", "late_days", "attempts", "submitted_at")
 
 
-def _lock_score(session: Session, lab_id: str, user_id: int) -> Any:
+def _lock_score(session: Session, course_id: int, lab_id: str, user_id: int) -> Any:
     """The student's gradebook cell as a row, locked (PostgreSQL) until the transaction ends."""
-    params = {"b_user": user_id, "b_lab": lab_id}
+    params = {"b_course": course_id, "b_user": user_id, "b_lab": lab_id}
     return session.connection().execute(_SCORE_CELL_LOCKED, params).one_or_none()
 
 
 def _recompute_one(session: Session, lab: Any, user_id: int) -> bool:
-    """Bring one gradebook cell up to date; True if it changed. ``lab``: its ``labs`` row (ORM or Core)."""
+    """Bring one gradebook cell up to date; True if it changed. ``lab``: a :data:`_LAB_ROW` row
+    (the course's policy, the lab's ``id`` and ``max_score``)."""
     session.flush()  # Core statements below: pending ORM changes first
     connection = session.connection()
-    params = {"b_user": user_id, "b_lab": lab.id}
-    score = _lock_score(session, lab.id, user_id)
+    params = {"b_course": lab.course_id, "b_user": user_id, "b_lab": lab.id}
+    score = _lock_score(session, lab.course_id, lab.id, user_id)
     # Read after the lock: a concurrent grading of this student's other submission has committed.
     policy = CoursePolicy.from_lab(lab)
     rows = connection.execute(_ATTEMPTS, params).all()
@@ -628,8 +700,9 @@ def _recompute_one(session: Session, lab: Any, user_id: int) -> bool:
     if score is None:
         if not any(policy.unloadable_counts or not r.unloadable for r in graded.values()):
             return False  # nothing graded that may count, no cell yet: the gradebook shows "no score"
-        _insert_ignore(session, Score, {"user_id": user_id, "lab_id": lab.id}, ["user_id", "lab_id"])
-        score = _lock_score(session, lab.id, user_id)
+        cell = {"course_id": lab.course_id, "user_id": user_id, "lab_id": lab.id}
+        _insert_ignore(session, Score, cell, ["course_id", "user_id", "lab_id"])
+        score = _lock_score(session, lab.course_id, lab.id, user_id)
         assert score is not None
         rows = connection.execute(_ATTEMPTS, params).all()  # the lock may have waited for another grading
         graded = {r.id: r for r in rows if r.status == "graded"}
@@ -666,8 +739,11 @@ def _recompute_one(session: Session, lab: Any, user_id: int) -> bool:
     return True
 
 
-def recompute_scores(target: Session | Any, lab_id: str, user_id: int | None = None) -> int:
-    """Recompute the lab's gradebook cells (one student's, if ``user_id``); return how many changed.
+def recompute_scores(
+    target: Session | Any, lab_id: str, user_id: int | None = None, *, course_id: int | None = None
+) -> int:
+    """Recompute the lab's gradebook cells (one student's, if ``user_id``; in one course, if
+    ``course_id``, else in every course that runs it); return how many changed.
 
     ``target`` is a session (the caller commits) or anything with ``sessions`` (for
     example :class:`Services`): then it runs in its own transaction. Use it after a
@@ -676,16 +752,26 @@ def recompute_scores(target: Session | Any, lab_id: str, user_id: int | None = N
 
     def work(session: Session) -> int:
         _begin_write(session)
-        lab = session.get(Lab, lab_id)
-        if lab is None:
+        if session.get(Lab, lab_id) is None:
             raise LookupError(f"no lab {lab_id!r}")
-        if user_id is not None:
-            users = [user_id]
-        else:
-            with_submissions = select(Submission.user_id).where(Submission.lab_id == lab_id)
-            with_scores = select(Score.user_id).where(Score.lab_id == lab_id)
-            users = sorted(set(session.scalars(with_submissions)) | set(session.scalars(with_scores)))
-        return sum(_recompute_one(session, lab, uid) for uid in users)
+        query = (
+            select(*_COURSE_LABS.c, _LABS.c.id, _LABS.c.max_score)
+            .join(_LABS, _LABS.c.id == _COURSE_LABS.c.lab_id)
+            .where(_COURSE_LABS.c.lab_id == lab_id)
+        )
+        if course_id is not None:
+            query = query.where(_COURSE_LABS.c.course_id == course_id)
+        changed = 0
+        for lab in session.connection().execute(query).all():
+            if user_id is not None:
+                users = [user_id]
+            else:
+                mine = (Submission.lab_id == lab_id, Submission.course_id == lab.course_id)
+                with_submissions = select(Submission.user_id).where(*mine)
+                with_scores = select(Score.user_id).where(Score.lab_id == lab_id, Score.course_id == lab.course_id)
+                users = sorted(set(session.scalars(with_submissions)) | set(session.scalars(with_scores)))
+            changed += sum(_recompute_one(session, lab, uid) for uid in users)
+        return changed
 
     if isinstance(target, Session):
         return work(target)
@@ -722,8 +808,11 @@ def regrade(
     student: int | str | None = None,
     actor: str = "cli",
     progress: Callable[[int, int], Any] | None = None,
+    *,
+    course_id: int | None = None,
 ) -> list[RegradeChange]:
-    """Regrade the lab's graded and errored submissions now, with its current definition.
+    """Regrade the lab's graded and errored submissions now (in one course if ``course_id``,
+    else in every course), with its current definition.
 
     Each keeps its seed. Every submission whose score or status changes gets an
     :class:`AuditEvent` (``regrade``, old → new, ``actor``); a submission the grader
@@ -750,6 +839,8 @@ def regrade(
         )
         if student is not None:
             query = query.where(Submission.user_id == _find_student(session, student).id)
+        if course_id is not None:
+            query = query.where(Submission.course_id == course_id)
         return list(session.execute(query).all())
 
     rows = run_transaction(services.sessions, load)
@@ -795,7 +886,7 @@ def _regrade_rows() -> Any:
     return (
         select(Submission.id, Submission.user_id, User.username, Submission.attempt, Submission.status)
         .add_columns(Submission.score, Submission.max_score, Submission.lab_version, Submission.seed)
-        .add_columns(Submission.source, Submission.lab_id)
+        .add_columns(Submission.source, Submission.lab_id, Submission.course_id)
         .join(User, User.id == Submission.user_id)
     )
 
@@ -833,12 +924,13 @@ def _regrade_one(services: Services, definition: LabDefinition, row: Any, runner
         )
         if stored.rowcount != 1:
             return False
-        _store_results(session, row.id, definition.id, row.user_id, result)
+        _store_results(session, row.id, row.course_id, definition.id, row.user_id, result)
         if outcome.changed:
             session.add(
                 AuditEvent(
                     actor_label=actor[:200],
                     action="regrade",
+                    course_id=row.course_id,
                     lab_id=definition.id,
                     user_id=row.user_id,
                     submission_id=row.id,

@@ -49,12 +49,14 @@ def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     filters.init_app(app)
 
-    from grader.web import auth, polling, student
+    from grader.web import auth, course_context, polling, student
 
     polling.init_app(app)  # before auth's rate limiter, whose Retry-After it corrects
     auth.init_app(app)
-    app.register_blueprint(student.bp)
+    app.register_blueprint(student.bp, url_prefix="/courses/<course>")
+    app.register_blueprint(student.bp, name="legacy_student")  # course-less paths of one-course services
     register_optional_blueprints(app)
+    course_context.init_app(app)
 
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/healthz", "healthz", healthz)

@@ -82,10 +82,15 @@ def value(data: Any, limit: int = 2000) -> str:
 
 
 def course_zone() -> dt.tzinfo:
-    """The course's time zone (``LOSSGRADER_TIMEZONE``); UTC outside a request or app."""
-    from flask import current_app, has_app_context
+    """The time zone of the request's course (``g.course``), else ``LOSSGRADER_TIMEZONE``; UTC outside an app."""
+    from flask import current_app, g, has_app_context
 
     if has_app_context():
+        course = g.get("course")
+        if course is not None:
+            from grader.service.courses import course_zone as zone_of
+
+            return zone_of(course)
         config = current_app.config.get("LOSSGRADER")
         if config is not None:
             return config.zone

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from grader.cli import run
 from grader.commands.users import open_db
-from grader.db.models import AuditEvent, Extension, Lab, Score, User
+from grader.db.models import AuditEvent, Course, CourseLab, Enrolment, Extension, Lab, Score, User
 
 Stored = Callable[[], AbstractContextManager[Session]]
 UTC = dt.timezone.utc
@@ -42,9 +42,22 @@ def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stored:
                 User(username="ben", display_name="Ben Ode", student_number="S2"),
             ]
         )
+        s.add(Course(code="dl101", title="Deep learning"))
         s.flush()
-        s.add(Score(user_id=s.scalar(select(User.id).where(User.username == "ann")), lab_id="lab01", final=7.5))
+        course = s.scalars(select(Course)).one()
+        s.add(CourseLab(course_id=course.id, lab_id="lab01"))
+        ann = s.scalar(select(User.id).where(User.username == "ann"))
+        s.add_all([Enrolment(course_id=course.id, user_id=u, role="student") for u in s.scalars(select(User.id))])
+        s.add(Score(course_id=course.id, user_id=ann, lab_id="lab01", final=7.5))
     return session
+
+
+def policy(session: Session, lab_id: str, code: str = "dl101") -> CourseLab:
+    """The course's policy row for a lab."""
+    course = session.scalars(select(Course).where(Course.code == code)).one()
+    found = session.get(CourseLab, (course.id, lab_id))
+    assert found is not None
+    return found
 
 
 @pytest.fixture
@@ -98,7 +111,7 @@ def write(tmp_path: Path, text: str) -> str:
 def test_roster_import_prints_one_summary_line(stored: Stored, tmp_path: Path, capsys) -> None:
     path = write(tmp_path, "student_id,name\nS2,Ben Okafor\nS3,Cy\n")
     assert run(["roster", "import", path]) == 0
-    assert capsys.readouterr().out == "roster.csv: 2 students: 1 created, 1 updated, 0 unchanged\n"
+    assert capsys.readouterr().out == "roster.csv: 2 students: 1 created, 1 updated, 0 unchanged; enrolled in dl101\n"
 
 
 def test_roster_with_bad_rows_imports_nothing(stored: Stored, tmp_path: Path, capsys) -> None:
@@ -138,7 +151,7 @@ def test_lab_set_records_old_and_new_and_recomputes(stored: Stored, capsys) -> N
     assert "lab01: due_at: None → 2025-03-01T23:59:00+00:00" in printed
     assert "recomputed scores:" in printed
     with stored() as session:
-        lab = session.get(Lab, "lab01")
+        lab = policy(session, "lab01")
         assert (lab.due_at, lab.late_policy) == (dt.datetime(2025, 3, 1, 23, 59, tzinfo=UTC), "zero_after_deadline")
         event = session.scalars(select(AuditEvent)).one()
         assert (event.action, event.old, event.new["late_policy"]) == (
@@ -152,10 +165,10 @@ def test_lab_set_switches_whether_unloadable_files_count(stored: Stored, capsys)
     assert run(["lab", "set", "lab01", "--unloadable-counts", "yes"]) == 0
     assert "lab01: unloadable_counts: False → True" in capsys.readouterr().out
     with stored() as session:
-        assert session.get(Lab, "lab01").unloadable_counts is True
+        assert policy(session, "lab01").unloadable_counts is True
     assert run(["lab", "set", "lab01", "--unloadable-counts", "no"]) == 0
     with stored() as session:
-        assert session.get(Lab, "lab01").unloadable_counts is False
+        assert policy(session, "lab01").unloadable_counts is False
     assert run(["lab", "set", "lab01", "--unloadable-counts", "maybe"]) == 2
     assert "maybe" in capsys.readouterr().err
 
@@ -230,6 +243,8 @@ def test_regrade_failure_keeps_old_result_and_exits_1(stored: Stored, regrade_ca
 
 
 def test_lab_set_on_a_fresh_course_brings_in_the_lab_definitions(stored: Stored, capsys) -> None:
+    assert run(["course", "add-lab", "dl101", "lab01-mse"]) == 0
     assert run(["lab", "set", "lab01-mse", "--counting", "best"]) == 0
     with stored() as session:
-        assert session.get(Lab, "lab01-mse").counting == "best"
+        assert session.get(Lab, "lab01-mse") is not None
+        assert policy(session, "lab01-mse").counting == "best"

@@ -21,7 +21,7 @@ from grader.db.models import User
 from grader.db.session import session_scope
 from grader.service.users import create_token
 from grader.terminal import plain, print_result
-from tests.web.conftest import FakeDispatcher, build_app, config, make_services, migrated_db  # noqa: F401
+from tests.web.conftest import COURSE, FakeDispatcher, build_app, config, make_services, migrated_db  # noqa: F401
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
 CORRECT = IMPLEMENTATIONS / "correct_vectorised.py"
@@ -48,12 +48,14 @@ def server(config) -> Iterator[dict[str, Any]]:  # noqa: F811
     from werkzeug.serving import make_server
 
     from grader.grading.runner import SubprocessRunner
+    from grader.service.courses import enrol, get_course
     from grader.service.users import create_user
 
     services = make_services(config, runner_factory=SubprocessRunner)
     services.start_background()
     with session_scope(services.sessions) as session:
         user = create_user(session, "alice", "student", password="correct horse battery staple")
+        enrol(session, get_course(session, COURSE), user)
         token = create_token(session, session.get(User, user.id))
     app = build_app(config, services)
     http = make_server("127.0.0.1", 0, app, threaded=True)

@@ -12,7 +12,19 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.db import migrate
-from grader.db.models import ApiToken, AuditEvent, Extension, FixtureResult, Lab, Score, Submission, User
+from grader.db.models import (
+    ApiToken,
+    AuditEvent,
+    Course,
+    CourseLab,
+    Enrolment,
+    Extension,
+    FixtureResult,
+    Lab,
+    Score,
+    Submission,
+    User,
+)
 from grader.db.session import make_engine, make_sessionmaker
 
 UTC = dt.timezone.utc
@@ -36,8 +48,20 @@ def lab(lab_id: str = "lab01-mse") -> Lab:
     return Lab(id=lab_id, title="Mean squared error", version="v1")
 
 
-def submission(who: User, which: Lab, attempt: int = 1) -> Submission:
-    return Submission(user=who, lab=which, attempt=attempt, source="def mse(): ...", source_sha256="0" * 64, seed=7)
+def course(code: str = "dl101") -> Course:
+    return Course(code=code, title="Deep learning", term="2025 spring", timezone="Europe/Paris")
+
+
+def submission(who: User, which: Lab, attempt: int = 1, where: Course | None = None) -> Submission:
+    return Submission(
+        course=where or course(),
+        user=who,
+        lab=which,
+        attempt=attempt,
+        source="def mse(): ...",
+        source_sha256="0" * 64,
+        seed=7,
+    )
 
 
 def result(position: int = 0, **kw: Any) -> FixtureResult:
@@ -59,17 +83,25 @@ def result(position: int = 0, **kw: Any) -> FixtureResult:
 
 def test_every_model_round_trips(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
-        ada, ivy, mse = user(student_number="s1", section="A"), user("ivy", role="instructor"), lab()
-        sub = submission(ada, mse)
+        ada, ivy, mse, dl = user(student_number="s1", section="A"), user("ivy", role="instructor"), lab(), course()
+        sub = submission(ada, mse, where=dl)
         sub.results = [result(0), result(1, passed=False, detail=NESTED)]
         s.add_all([ada, ivy, mse, sub])
         s.flush()
         ada.tokens.append(ApiToken(token_hash="h" * 64, prefix="lg_abc"))
+        c = dl.id
         s.add_all(
             [
-                Score(user_id=ada.id, lab_id=mse.id, submission_id=sub.id, raw=3.5, final=3.0, penalty=0.5),
-                Extension(user_id=ada.id, lab_id=mse.id, due_at=WHEN, reason="ill", granted_by_id=ivy.id),
-                AuditEvent(actor_id=ivy.id, action="regrade", lab_id=mse.id, old={"score": 1}, new={"score": 2}),
+                CourseLab(course_id=c, lab_id=mse.id, due_at=WHEN, late_policy="percent_per_day", counting="best"),
+                Enrolment(course_id=c, user_id=ada.id, role="student", section="B"),
+                Enrolment(course_id=c, user_id=ivy.id, role="instructor"),
+                Score(
+                    course_id=c, user_id=ada.id, lab_id=mse.id, submission_id=sub.id, raw=3.5, final=3.0, penalty=0.5
+                ),
+                Extension(course_id=c, user_id=ada.id, lab_id=mse.id, due_at=WHEN, reason="ill", granted_by_id=ivy.id),
+                AuditEvent(
+                    actor_id=ivy.id, course_id=c, action="regrade", lab_id=mse.id, old={"score": 1}, new={"score": 2}
+                ),
             ]
         )
     with sessions() as s:
@@ -118,28 +150,57 @@ def _duplicate_username(s: Session) -> None:
 
 
 def _duplicate_attempt(s: Session) -> None:
-    ada, mse = user(), lab()
-    s.add_all([submission(ada, mse, 1), submission(ada, mse, 1)])
+    ada, mse, dl = user(), lab(), course()
+    s.add_all([submission(ada, mse, 1, dl), submission(ada, mse, 1, dl)])
 
 
 def _duplicate_score(s: Session) -> None:
-    ada, mse = user(), lab()
-    s.add_all([ada, mse])
+    ada, mse, dl = user(), lab(), course()
+    s.add_all([ada, mse, dl])
     s.flush()
-    s.add_all([Score(user_id=ada.id, lab_id=mse.id), Score(user_id=ada.id, lab_id=mse.id)])
+    cell = {"course_id": dl.id, "user_id": ada.id, "lab_id": mse.id}
+    s.add_all([Score(**cell), Score(**cell)])
 
 
 def _duplicate_extension(s: Session) -> None:
-    ada, mse = user(), lab()
-    s.add_all([ada, mse])
+    ada, mse, dl = user(), lab(), course()
+    s.add_all([ada, mse, dl])
     s.flush()
-    s.add_all(
-        [Extension(user_id=ada.id, lab_id=mse.id, due_at=WHEN), Extension(user_id=ada.id, lab_id=mse.id, due_at=WHEN)]
-    )
+    cell = {"course_id": dl.id, "user_id": ada.id, "lab_id": mse.id}
+    s.add_all([Extension(**cell, due_at=WHEN), Extension(**cell, due_at=WHEN)])
+
+
+def _duplicate_course_code(s: Session) -> None:
+    s.add_all([course("dl101"), course("dl101")])
+
+
+def _duplicate_enrolment(s: Session) -> None:
+    ada, dl = user(), course()
+    s.add_all([ada, dl])
+    s.flush()
+    s.add_all([Enrolment(course_id=dl.id, user_id=ada.id), Enrolment(course_id=dl.id, user_id=ada.id, role="grader")])
+
+
+def test_one_student_has_a_cell_and_an_attempt_1_in_each_course(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        ada, mse, one, two = user(), lab(), course("one"), course("two")
+        s.add_all([submission(ada, mse, 1, one), submission(ada, mse, 1, two)])
+        s.flush()
+        s.add_all([Score(course_id=c.id, user_id=ada.id, lab_id=mse.id) for c in (one, two)])
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Score)) == 2
 
 
 @pytest.mark.parametrize(
-    "make_duplicate", [_duplicate_username, _duplicate_attempt, _duplicate_score, _duplicate_extension]
+    "make_duplicate",
+    [
+        _duplicate_username,
+        _duplicate_attempt,
+        _duplicate_score,
+        _duplicate_extension,
+        _duplicate_course_code,
+        _duplicate_enrolment,
+    ],
 )
 def test_unique_constraints(sessions: sessionmaker[Session], make_duplicate: Callable[[Session], None]) -> None:
     with sessions() as s:

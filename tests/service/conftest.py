@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from grader.config import TestConfig
-from grader.db.models import FixtureResult, Lab, Submission, User
+from grader.db.models import CourseLab, Enrolment, FixtureResult, Submission, User
 from grader.grading import harness
 from grader.grading.runner import Call, OutcomeCollector, RunLimits, RunReport
 from grader.service.context import Services, open_services, sync_labs
+from grader.service.courses import add_all_labs, ensure_course
 
 LAB = "lab01-mse"
+COURSE = "default"  # the course every test user is enrolled in
 FIXTURES = 25  # lab01-mse: public + hidden + randomised
 
 CORRECT = """\
@@ -108,6 +110,9 @@ def make_services(database_url: str) -> Iterator[ServicesFactory]:
         )
         opened.append(services)
         sync_labs(services)
+        with services.sessions() as session:  # one course running every lab, as a one-course service has
+            add_all_labs(session, ensure_course(session, COURSE, "Course"))
+            session.commit()
         return services
 
     yield factory
@@ -122,18 +127,37 @@ def services(make_services: ServicesFactory) -> Services:
 
 
 def add_user(services: Services, username: str = "alice", **fields: Any) -> int:
-    """Create a student; return the id."""
+    """Create a student enrolled in the test course; return the id."""
     with services.sessions() as session:
+        course = _test_course(session)
         user = User(username=username, **fields)
         session.add(user)
+        session.flush()
+        session.add(Enrolment(course_id=course.id, user_id=user.id, role="student", section=user.section))
         session.commit()
         return user.id
 
 
-def set_policy(services: Services, lab_id: str = LAB, **fields: Any) -> None:
-    """Change a lab's policy columns."""
+def _test_course(session: Any, code: str = COURSE) -> Any:
+    course = ensure_course(session, code, "Course")
+    if code == COURSE:
+        add_all_labs(session, course)
+    return course
+
+
+def course_id(services: Services, code: str = COURSE) -> int:
+    """The id of a course (the test course by default, made running every synced lab if missing)."""
     with services.sessions() as session:
-        session.execute(update(Lab).where(Lab.id == lab_id).values(**fields))
+        course = _test_course(session, code)
+        session.commit()
+        return course.id
+
+
+def set_policy(services: Services, lab_id: str = LAB, **fields: Any) -> None:
+    """Change a lab's policy columns in the test course."""
+    with services.sessions() as session:
+        mine = (CourseLab.lab_id == lab_id, CourseLab.course_id == course_id(services))
+        session.execute(update(CourseLab).where(*mine).values(**fields))
         session.commit()
 
 

@@ -273,12 +273,18 @@ def _sessions(url: str) -> Any:
 
 
 def _students(sessions: Any, count: int) -> list[str]:
+    """Students of one course running every lab (synced already), with their API tokens."""
+    from grader.service.courses import add_all_labs, enrol, ensure_course
+
     tokens = []
     with session_scope(sessions) as session:
+        course = ensure_course(session, "chaos", "Chaos")
+        add_all_labs(session, course)
         for index in range(count):
             user = User(username=f"chaos{index}", role="student", display_name=f"Chaos {index}")
             session.add(user)
             session.flush()
+            enrol(session, course, user)
             tokens.append(create_token(session, user))
     return tokens
 

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Base, FixtureResult, Lab, Score, Submission, User
+from grader.db.models import Base, Course, FixtureResult, Lab, Score, Submission, User
 from grader.db.session import make_engine, make_sessionmaker
 from grader.service.gradebook import export_canvas, export_long, gradebook, pass_rates
 
 WHEN = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+COURSE = 1  # every row is in one course: these tests use the course-less gradebook
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def session(database_url: str) -> Iterator[Session]:
     engine = make_engine(database_url)
     Base.metadata.create_all(engine)
     with make_sessionmaker(engine)() as s:
+        s.add(Course(id=COURSE, code="c1", title="One"))
         s.add_all(
             [
                 Lab(id="a-lab", title="Alpha", version="v1", max_score=10, position=1),
@@ -51,6 +53,7 @@ def session(database_url: str) -> Iterator[Session]:
         s.add_all(
             [
                 Score(
+                    course_id=COURSE,
                     user_id=ann,
                     lab_id="b-lab",
                     raw=25,
@@ -60,9 +63,29 @@ def session(database_url: str) -> Iterator[Session]:
                     attempts=2,
                     submitted_at=WHEN,
                 ),
-                Score(user_id=ann, lab_id="a-lab", raw=7.5, final=7.5, max_score=10, attempts=1, submitted_at=WHEN),
-                Score(user_id=ben, lab_id="a-lab", raw=10, final=10, max_score=10, attempts=1, submitted_at=WHEN),
-                Score(user_id=people["dan"].id, lab_id="a-lab", raw=1, final=1, max_score=10, attempts=1),
+                Score(
+                    course_id=COURSE,
+                    user_id=ann,
+                    lab_id="a-lab",
+                    raw=7.5,
+                    final=7.5,
+                    max_score=10,
+                    attempts=1,
+                    submitted_at=WHEN,
+                ),
+                Score(
+                    course_id=COURSE,
+                    user_id=ben,
+                    lab_id="a-lab",
+                    raw=10,
+                    final=10,
+                    max_score=10,
+                    attempts=1,
+                    submitted_at=WHEN,
+                ),
+                Score(
+                    course_id=COURSE, user_id=people["dan"].id, lab_id="a-lab", raw=1, final=1, max_score=10, attempts=1
+                ),
             ]
         )
         yield s
@@ -113,7 +136,9 @@ def test_unknown_lab_or_sort_is_refused(session: Session) -> None:
 
 
 def _graded(session: Session, user: User, attempt: int, passes: dict[str, bool]) -> Submission:
-    sub = Submission(user_id=user.id, lab_id="a-lab", attempt=attempt, source="", source_sha256="", seed=1)
+    sub = Submission(
+        course_id=COURSE, user_id=user.id, lab_id="a-lab", attempt=attempt, source="", source_sha256="", seed=1
+    )
     session.add(sub)
     session.flush()
     for position, (name, passed) in enumerate(passes.items()):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from grader.db.models import AuditEvent, Extension, FixtureResult, Lab, Score, Submission
+from grader.db.models import AuditEvent, CourseLab, Extension, FixtureResult, Lab, Score, Submission
 from grader.service.context import Services, sync_labs
 from grader.service.runners import GraderUnavailable
 from grader.service.submissions import (
@@ -35,6 +35,7 @@ from .conftest import (
     RecordingDispatcher,
     ServicesFactory,
     add_user,
+    course_id,
     get_submission,
     result_rows,
     set_policy,
@@ -216,7 +217,7 @@ def test_late_penalties_in_the_score(services: Services) -> None:
     assert late is not None and late.final == 0.0 and late.raw == 25.0
 
     with services.sessions() as session:  # an extension for bob: on time again
-        session.add(Extension(user_id=bob, lab_id=LAB, due_at=T0 + 2 * DAY))
+        session.add(Extension(course_id=course_id(services), user_id=bob, lab_id=LAB, due_at=T0 + 2 * DAY))
         session.commit()
     assert recompute_scores(services, LAB, user_id=bob) == 1
     late = score_of(services, bob)
@@ -231,7 +232,7 @@ def test_a_score_loaded_in_the_callers_session_is_current_after_recompute(servic
     with services.sessions() as session:
         held = session.scalars(select(Score).where(Score.user_id == user)).one()
         assert (held.late_days, held.final) == (1, 22.5)
-        session.add(Extension(user_id=user, lab_id=LAB, due_at=T0 + 2 * DAY))
+        session.add(Extension(course_id=course_id(services), user_id=user, lab_id=LAB, due_at=T0 + 2 * DAY))
         assert recompute_scores(session, LAB, user_id=user) == 1
         assert (held.late_days, held.final) == (0, 25.0)
         session.commit()
@@ -482,11 +483,15 @@ def test_sync_labs_leaves_out_a_lab_without_its_hidden_fixtures(
 
 
 def test_sync_labs_keeps_course_policy(services: Services) -> None:
-    set_policy(services, due_at=T0, max_submissions=5, title="old title", version="0")
+    set_policy(services, due_at=T0, max_submissions=5)
+    with services.sessions() as session:
+        session.execute(update(Lab).where(Lab.id == LAB).values(title="old title", version="0"))
+        session.commit()
     sync_labs(services)
     with services.sessions() as session:
         lab = session.get(Lab, LAB)
-        assert lab is not None
-        assert lab.due_at == T0 and lab.max_submissions == 5
+        policy = session.get(CourseLab, (course_id(services), LAB))
+        assert lab is not None and policy is not None
+        assert policy.due_at == T0 and policy.max_submissions == 5
         assert lab.title.startswith("Lab01") and lab.version != "0" and lab.max_score == 25.0
         assert session.scalars(select(Lab.id).order_by(Lab.position)).first() == LAB

@@ -17,7 +17,7 @@ from grader.service.outlook import (
     outlook,
 )
 
-from .conftest import LAB, T0, add_user
+from .conftest import LAB, T0, add_user, course_id
 
 _attempts = count(1)
 
@@ -26,6 +26,7 @@ def add(services: Services, user: int, status: str, graded_at: dt.datetime | Non
     """A submission row as the lifecycle leaves it (ids grow in submission order)."""
     with services.sessions() as session:
         row = Submission(
+            course_id=course_id(services),
             user_id=user,
             lab_id=LAB,
             attempt=next(_attempts),

@@ -22,6 +22,7 @@ from grader.config import TestConfig
 from grader.db.models import User
 
 PASSWORD = "correct horse battery staple"
+COURSE = "dl101"  # the course of the template database: every lab, every user made by make_user
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -38,13 +39,18 @@ class FakeDispatcher:
 
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the current schema with the shipped labs synced, made once."""
+    """A SQLite file at the current schema with the shipped labs synced and one course
+    (:data:`COURSE`) running them all, made once."""
     from grader.service.context import open_services, sync_labs
+    from grader.service.courses import add_all_labs, ensure_course
 
     path = tmp_path_factory.mktemp("template") / "template.db"
     services = open_services(TestConfig(database_url=f"sqlite:///{path}"), dispatcher=FakeDispatcher())
     try:
         sync_labs(services)
+        with services.sessions() as session:
+            add_all_labs(session, ensure_course(session, COURSE, "Deep learning", "2026 fall"))
+            session.commit()
     finally:
         services.close()
     return path
@@ -102,13 +108,20 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def make_user(services: Any) -> Callable[..., User]:
-    """``make_user(username, role="student", password=PASSWORD, **fields)`` → a committed User."""
+    """``make_user(username, role="student", password=PASSWORD, course=COURSE, **fields)`` → a committed
+    User, enrolled in ``course`` (with their role; an admin is not enrolled; ``course=None``: nowhere)."""
     from grader.db.session import session_scope
+    from grader.service.courses import enrol, get_course
     from grader.service.users import create_user
 
-    def make(username: str, role: str = "student", password: str = PASSWORD, **fields: Any) -> User:
+    def make(
+        username: str, role: str = "student", password: str = PASSWORD, course: str | None = COURSE, **fields: Any
+    ) -> User:
         with session_scope(services.sessions) as session:
-            return create_user(session, username, role, password=password, **fields)
+            user = create_user(session, username, role, password=password, **fields)
+            if course is not None and role in ("student", "instructor"):
+                enrol(session, get_course(session, course), user, role, user.section)
+            return user
 
     return make
 
@@ -156,3 +169,20 @@ def student_client(client: FlaskClient, student: User) -> FlaskClient:
 def with_config(config: TestConfig, **changes: Any) -> TestConfig:
     """A copy of ``config`` with some fields changed."""
     return dataclasses.replace(config, **changes)
+
+
+def course_lab(session: Any, lab_id: str, code: str = COURSE) -> Any:
+    """The test course's row for a lab: its due date and policy."""
+    from grader.db.models import CourseLab
+    from grader.service.courses import get_course
+
+    found = session.get(CourseLab, (get_course(session, code).id, lab_id))
+    assert found is not None, lab_id
+    return found
+
+
+def course_id(session: Any, code: str = COURSE) -> int:
+    """The id of the test course."""
+    from grader.service.courses import get_course
+
+    return get_course(session, code).id

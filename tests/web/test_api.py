@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from grader.db.models import FixtureResult, Lab, Submission, User, utcnow
+from grader.db.models import FixtureResult, Submission, User, utcnow
 from grader.db.session import session_scope
 from grader.grading.lab import find_lab
 from grader.service import outlook as outlook_module
 from grader.service.users import create_token, revoke_token
-from tests.web.conftest import build_app, csrf_token, login
+from tests.web.conftest import build_app, course_id, course_lab, csrf_token, login
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
 CORRECT = (IMPLEMENTATIONS / "correct_vectorised.py").read_text()
@@ -78,9 +78,9 @@ def assert_json_error(response, status):
 
 def set_lab(services, lab_id=LAB, **values):
     with session_scope(services.sessions) as session:
-        lab = session.get(Lab, lab_id)
+        lab = course_lab(session, lab_id)
         for key, value in values.items():
-            setattr(lab, key, value)
+            setattr(lab.lab if key in ("title", "version", "max_score") else lab, key, value)
 
 
 # --- authentication ------------------------------------------------------------------------
@@ -283,6 +283,7 @@ def test_retry_after_grows_with_the_queue_ahead(client, services, alice_token, b
         for i in range(21):
             session.add(
                 Submission(
+                    course_id=course_id(session),
                     user_id=user, lab_id=LAB, attempt=100 + i, source="pass", source_sha256="0" * 64, seed=1,
                     status="graded", submitted_at=now, graded_at=now - dt.timedelta(seconds=i),
                 )

@@ -196,12 +196,12 @@ def test_the_page_shows_causes_with_shares_fixes_and_links(ines: Any, course: An
     assert "2 of 5 (40%)" in rows[0] and "1 of 1 (100%)" in rows[0] and "median 10 min later" in rows[0]
     for name in ("bob", "dave"):
         sid = attempts[name, 1]
-        assert f'href="/instructor/students/{users[name].id}#submission-{sid}"' in rows[0]
+        assert f'href="/courses/dl101/instructor/students/{users[name].id}#submission-{sid}"' in rows[0]
     # the message is Markdown: code spans, never raw backticks
     assert "<code>mean_squared_error</code> raised <code>ZeroDivisionError</code>" in rows[1] and "`" not in causes
     assert "no next attempt yet" in rows[1]
     assert 'aria-current="true">Counted submissions<' in html
-    assert f'href="/instructor/labs/{LAB}/misconceptions?scope=all"' in html
+    assert f'href="/courses/dl101/instructor/labs/{LAB}/misconceptions?scope=all"' in html
 
 
 def test_the_chart_has_a_text_equivalent(ines: Any, course: Any) -> None:
@@ -220,21 +220,21 @@ def test_the_fixture_bars_name_the_commonest_cause_and_who_fails(ines: Any, cour
     assert "2 of 4 failing" in table and '<a href="#cause-1"><code>mse_no_half</code></a>' in table
     assert 'id="cause-1"' in html.split('class="stack causes"')[1]  # the row it points at
     carol = course["users"]["carol"]
-    assert f'href="/instructor/students/{carol.id}#submission-{course["attempts"]["carol", 1]}"' in table
+    assert f'href="/courses/dl101/instructor/students/{carol.id}#submission-{course["attempts"]["carol", 1]}"' in table
 
 
 def test_all_attempts_link_each_student_s_latest_attempt_showing_it(ines: Any, course: Any) -> None:
     html = ines.get(f"/instructor/labs/{LAB}/misconceptions?scope=all").get_data(as_text=True)
     assert 'aria-current="true">All attempts<' in html and "3 of 5 (60%)" in html
     alice = course["users"]["alice"]
-    assert f'href="/instructor/students/{alice.id}#submission-{course["attempts"]["alice", 1]}"' in html
+    assert f'href="/courses/dl101/instructor/students/{alice.id}#submission-{course["attempts"]["alice", 1]}"' in html
 
 
 def test_the_dashboard_includes_the_panel_for_the_chosen_lab(ines: Any, course: Any) -> None:
     html = ines.get(f"/instructor/?lab={LAB}").get_data(as_text=True)
     assert 'id="misconceptions"' in html and "What the class gets wrong" in html
-    assert f'href="/instructor/?lab={LAB}&amp;scope=all#misconceptions"' in html
-    assert f'href="/instructor/labs/{LAB}/misconceptions"' in html  # its page of its own
+    assert f'href="/courses/dl101/instructor/?lab={LAB}&amp;scope=all#misconceptions"' in html
+    assert f'href="/courses/dl101/instructor/labs/{LAB}/misconceptions"' in html  # its page of its own
 
 
 def test_an_empty_lab_says_what_will_appear(ines: Any) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from grader.db.models import AuditEvent, Extension, Lab, Score, Submission, User, utcnow
+from grader.db.models import AuditEvent, Extension, Score, Submission, User, utcnow
 from grader.db.session import session_scope
 from grader.service.gradebook import LONG_HEADER
-from tests.web.conftest import csrf_token, login
+from tests.web.conftest import course_id, course_lab, csrf_token, login
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
 CORRECT = (IMPLEMENTATIONS / "correct_vectorised.py").read_text()
@@ -145,7 +145,7 @@ def test_instructor_is_not_a_student_page(ines, instructor):
 
 def test_dashboard_charts_are_accessible_svg(ines, graded, services):
     with session_scope(services.sessions) as session:
-        session.get(Lab, LAB).due_at = utcnow() + dt.timedelta(hours=5)
+        course_lab(session, LAB).due_at = utcnow() + dt.timedelta(hours=5)
     html = text(ines.get(f"/instructor/?lab={LAB}"))
     assert html.split('id="misconceptions"')[0].count("<svg") == 2  # the misconceptions panel has its own
     assert 'role="img"' in html and '<title id="histogram-title">' in html and "<desc" in html
@@ -160,7 +160,7 @@ def test_dashboard_timeline_spans_the_submissions_and_says_where_a_far_due_date_
     # The due date is a week away: the chart still shows the two submissions (not a window around
     # the due date) and says the due date is after them.
     with session_scope(services.sessions) as session:
-        session.get(Lab, LAB).due_at = utcnow() + dt.timedelta(days=7)
+        course_lab(session, LAB).due_at = utcnow() + dt.timedelta(days=7)
     html = text(ines.get(f"/instructor/?lab={LAB}"))
     figure = html.split('id="timeline-figure"')[1].split("</figure>")[0]
     assert "<svg" in figure and ": 2 in all" in figure
@@ -188,8 +188,8 @@ def test_dashboard_shows_the_queue_and_lists_grader_errors_with_a_regrade(ines, 
     assert '<a href="#grader-errors">1 submission could not be graded</a>' in html
     assert "Submissions the grader could not grade" in html
     assert "sandbox exploded &lt;script&gt;" in html and XSS not in html  # escaped
-    assert f'action="/instructor/submissions/{failed}/regrade"' in html
-    assert f'href="/instructor/students/{student.id}#submission-{failed}"' in html
+    assert f'action="/courses/dl101/instructor/submissions/{failed}/regrade"' in html
+    assert f'href="/courses/dl101/instructor/students/{student.id}#submission-{failed}"' in html
 
 
 def test_dashboard_lists_the_latest_grader_errors_and_counts_them_all(ines, services, student):
@@ -199,6 +199,7 @@ def test_dashboard_lists_the_latest_grader_errors_and_counts_them_all(ines, serv
         for attempt in range(1, ERRORS_SHOWN + 6):
             session.add(
                 Submission(
+                    course_id=course_id(session),
                     user_id=student.id, lab_id=LAB, attempt=attempt, source="pass", source_sha256="0" * 64,
                     seed=1, status="error", error=f"grader error number {attempt}.",
                 )
@@ -242,11 +243,13 @@ def test_gradebook_sort_filter_search(ines, make_user, graded, student, other_st
 
 
 def test_gradebook_paginates(ines, services):
+    from grader.service.courses import enrol, get_course
     from grader.service.users import create_user
 
     with session_scope(services.sessions) as session:
+        course = get_course(session, "dl101")
         for i in range(105):
-            create_user(session, f"s{i:03d}", "student", password=None, display_name=f"Student {i:03d}")
+            enrol(session, course, create_user(session, f"s{i:03d}", "student", display_name=f"Student {i:03d}"))
     html = text(ines.get("/instructor/gradebook"))
     assert "page 1 of 2" in html and "Student 099" in html and "Student 104" not in html
     html = text(ines.get("/instructor/gradebook?page=2"))
@@ -334,7 +337,7 @@ def test_lab_settings_are_saved_with_an_audit_event(ines, services):
     response = ines.post(f"/instructor/labs/{LAB}", data=data)
     assert response.status_code == 303
     with services.sessions() as session:
-        lab = session.get(Lab, LAB)
+        lab = course_lab(session, LAB)
         assert lab.due_at == dt.datetime(2030, 3, 1, 23, 59, tzinfo=dt.timezone.utc)
         assert (lab.late_policy, lab.late_percent_per_day, lab.max_submissions, lab.counting) == (
             "percent_per_day",
@@ -362,7 +365,7 @@ def test_the_unloadable_files_setting_switches_and_recomputes_scores(ines, servi
     assert "unloadable_counts: no → yes" in text(response)
     assert re.search(r'id="unloadable_counts"[^>]* checked>', text(response))
     with services.sessions() as session:
-        assert session.get(Lab, LAB).unloadable_counts is True
+        assert course_lab(session, LAB).unloadable_counts is True
         cell = session.scalars(select(Score).where(Score.user_id == student.id)).one()
         assert (cell.submission_id, cell.final) == (broken, 0.0)  # the last attempt counts, loadable or not
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "lab_policy")).one()
@@ -371,7 +374,7 @@ def test_the_unloadable_files_setting_switches_and_recomputes_scores(ines, servi
     data.pop("unloadable_counts")  # unticked: the box is not sent
     ines.post(f"/instructor/labs/{LAB}", data={**data, "csrf_token": token(ines)})
     with services.sessions() as session:
-        assert session.get(Lab, LAB).unloadable_counts is False
+        assert course_lab(session, LAB).unloadable_counts is False
         assert session.scalars(select(Score.submission_id).where(Score.user_id == student.id)).one() == good
 
 

@@ -18,7 +18,7 @@ from grader.db.models import AuditEvent, Lab, Submission, utcnow
 from grader.db.session import session_scope
 from grader.web.filters import local_input, offset_text, parse_local, when, zone_label
 from grader.web.instructor import charts, queries
-from tests.web.conftest import build_app, csrf_token, login, with_config
+from tests.web.conftest import COURSE, build_app, course_id, course_lab, csrf_token, login, with_config
 from tests.web.test_instructor import CORRECT, LAB, WRONG, submit_and_grade, text
 
 UTC = dt.timezone.utc
@@ -31,9 +31,18 @@ def ines(client, instructor):
     return client
 
 
+def in_paris(services):
+    """The test course's time zone becomes Europe/Paris (the course's zone rules its pages)."""
+    from grader.service.courses import get_course
+
+    with session_scope(services.sessions) as session:
+        get_course(session, COURSE).timezone = "Europe/Paris"
+
+
 @pytest.fixture
 def paris(config, services, instructor):
     """A client signed in as the instructor, on an app whose course time zone is Europe/Paris."""
+    in_paris(services)
     app = build_app(with_config(config, timezone="Europe/Paris"), services)
     client = app.test_client()
     assert login(client, instructor.username).status_code == 302
@@ -46,6 +55,7 @@ def add_graded(services, user_id, at, score, lab=LAB, attempt=1):
 
     with session_scope(services.sessions) as session:
         found = Submission(
+            course_id=course_id(session),
             user_id=user_id, lab_id=lab, attempt=attempt, source="pass", source_sha256="0" * 64, seed=1,
             submitted_at=at, status="graded", score=score, max_score=session.get(Lab, lab).max_score,
         )  # fmt: skip
@@ -123,7 +133,7 @@ def test_lab_settings_show_and_take_dates_in_the_course_zone(paris, services):
     html = text(response)
     assert "due_at: none → 2030-07-01 23:59 UTC+02:00" in html
     with services.sessions() as session:
-        assert session.get(Lab, LAB).due_at == dt.datetime(2030, 7, 1, 21, 59, tzinfo=UTC)
+        assert course_lab(session, LAB).due_at == dt.datetime(2030, 7, 1, 21, 59, tzinfo=UTC)
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "lab_policy")).one()
         assert event.new["due_at"] == "2030-07-01T21:59:00+00:00"  # the audit trail stays in UTC
     assert 'value="2030-07-01T23:59"' in html
@@ -160,6 +170,7 @@ def test_extensions_are_typed_and_shown_in_the_course_zone(paris, services, stud
 def test_every_date_on_the_student_pages_follows_the_zone_too(config, services, student):
     at = dt.datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
     sid = add_graded(services, student.id, at, 10.0)
+    in_paris(services)
     client = build_app(with_config(config, timezone="Europe/Paris"), services).test_client()
     login(client, student.username)
     html = text(client.get(f"/submissions/{sid}"))
@@ -202,7 +213,7 @@ def test_the_chart_spans_the_submissions_that_exist_and_marks_a_due_date_inside(
         for k in range(count):
             add_graded(services, student.id, start + dt.timedelta(days=day, minutes=k), 5.0, attempt=day * 10 + k + 1)
     with session_scope(services.sessions) as session:
-        session.get(Lab, LAB).due_at = start + dt.timedelta(days=4, hours=12)
+        course_lab(session, LAB).due_at = start + dt.timedelta(days=4, hours=12)
     with services.sessions() as session:
         span = queries.submission_span(session, LAB)
         bins = charts.timeline_bins(span.first, span.last)
@@ -221,7 +232,7 @@ def test_the_chart_spans_the_submissions_that_exist_and_marks_a_due_date_inside(
 def test_a_due_date_outside_the_submissions_is_said_not_drawn(ines, services, student):
     add_graded(services, student.id, dt.datetime(2026, 3, 2, 9, 15, tzinfo=UTC), 5.0)
     with session_scope(services.sessions) as session:
-        session.get(Lab, LAB).due_at = dt.datetime(2026, 1, 1, tzinfo=UTC)
+        course_lab(session, LAB).due_at = dt.datetime(2026, 1, 1, tzinfo=UTC)
     figure = text(ines.get(f"/instructor/?lab={LAB}")).split('id="timeline-figure"')[1].split("</figure>")[0]
     assert "<svg" in figure and ">due<" not in figure
     assert "(the due date, 2026-01-01 00:00, is before the first submission)" in figure
@@ -232,7 +243,8 @@ def test_the_lab_is_picked_with_links_not_a_table_column(ines):
     assert ">Charts<" not in html and ">show<" not in html
     picker = html.split('class="lab-picker"')[1].split("</nav>")[0]
     assert picker.count("<a ") == 3
-    assert re.search(r'href="/instructor/\?lab=lab02-cross-entropy#selected-lab" aria-current="page"', picker)
+    chosen = r'href="/courses/dl101/instructor/\?lab=lab02-cross-entropy#selected-lab" aria-current="page"'
+    assert re.search(chosen, picker)
 
 
 # --- gradebook -------------------------------------------------------------------------------
@@ -246,16 +258,16 @@ def test_gradebook_cells_link_to_attempts_read_x_of_max_and_say_when_below_the_b
     add_graded(services, student.id, now - dt.timedelta(hours=1), 10.0, attempt=2)  # the last counts: 10
     add_graded(services, other_student.id, now, 5.0)
     html = text(ines.get("/instructor/gradebook"))
-    alice = html.split(f'href="/instructor/students/{student.id}"', 1)[1].split("</tr>")[0]
+    alice = html.split(f'href="/courses/dl101/instructor/students/{student.id}"', 1)[1].split("</tr>")[0]
     cell = alice.split('<td class="score', 1)[1].split("</td>")[0]
     assert cell.startswith(' band-2"')  # 10 / 25 = 40 %
-    assert f'<a href="/instructor/students/{student.id}#lab-{LAB}">' in cell
+    assert f'<a href="/courses/dl101/instructor/students/{student.id}#lab-{LAB}">' in cell
     assert '<span class="score-value">10 / 25</span>' in cell
     assert '<span class="cell-note below-best">below best (25)</span>' in cell
     with services.sessions() as session:
         total = sum(lab.max_score for lab in session.scalars(select(Lab)))
     assert f'<td class="score total">10 / {total:g}</td>' in alice
-    bob = html.split(f'href="/instructor/students/{other_student.id}"', 1)[1].split("</tr>")[0]
+    bob = html.split(f'href="/courses/dl101/instructor/students/{other_student.id}"', 1)[1].split("</tr>")[0]
     assert "below best" not in bob and '<td class="score band-1">' in bob  # 5 / 25 = 20 %: the second band
     assert '<span class="visually-hidden">no score</span>' in bob  # a lab without a score still links
 
@@ -293,7 +305,7 @@ def test_regrading_a_whole_lab_asks_first_and_says_how_many(ines, services, stud
     submit_and_grade(services, student.id, CORRECT)
     submit_and_grade(services, other_student.id, WRONG)
     html = text(ines.get(f"/instructor/labs/{LAB}"))
-    assert f'<a class="button button-secondary" href="/instructor/labs/{LAB}/regrade">' in html
+    assert f'<a class="button button-secondary" href="/courses/dl101/instructor/labs/{LAB}/regrade">' in html
     page = ines.get(f"/instructor/labs/{LAB}/regrade")
     assert page.status_code == 200
     html = text(page)

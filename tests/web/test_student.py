@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from grader.db.models import Extension, FixtureResult, Lab, Submission, utcnow
+from grader.db.models import Extension, FixtureResult, Submission, utcnow
 from grader.db.session import session_scope
 from grader.grading.lab import find_lab
-from tests.web.conftest import build_app, csrf_token, login, make_services
+from tests.web.conftest import build_app, course_id, course_lab, csrf_token, login, make_services
 
 IMPLEMENTATIONS = Path(__file__).resolve().parent.parent / "implementations" / "lab01-mse"
 CORRECT = (IMPLEMENTATIONS / "correct_vectorised.py").read_text()
@@ -27,9 +27,9 @@ FULL = f"{MAX} / {MAX}"
 
 def set_lab(services, lab_id="lab01-mse", **values):
     with session_scope(services.sessions) as session:
-        lab = session.get(Lab, lab_id)
+        lab = course_lab(session, lab_id)
         for key, value in values.items():
-            setattr(lab, key, value)
+            setattr(lab.lab if key in ("title", "version", "max_score") else lab, key, value)
 
 
 def upload(client, source, filename="mine.py", lab_id="lab01-mse", **kwargs):
@@ -78,7 +78,7 @@ def test_labs_list_shows_deadlines_status_and_score(student_client, services, di
 
     sid = submission_id(upload(student_client, CORRECT))
     html = text(student_client.get("/labs"))
-    assert f'href="/submissions/{sid}"' in html and "queued" in html
+    assert f'href="/courses/dl101/submissions/{sid}"' in html and "queued" in html
     grade_now(services, sid)
     html = text(student_client.get("/labs"))
     assert "graded" in html and FULL in html
@@ -87,7 +87,14 @@ def test_labs_list_shows_deadlines_status_and_score(student_client, services, di
 def test_extension_moves_the_students_due_date(student_client, services, student):
     set_lab(services, due_at=utcnow() - dt.timedelta(hours=1), hard_deadline_at=utcnow() - dt.timedelta(minutes=1))
     with session_scope(services.sessions) as session:
-        session.add(Extension(user_id=student.id, lab_id="lab01-mse", due_at=utcnow() + dt.timedelta(hours=5)))
+        session.add(
+            Extension(
+                course_id=course_id(session),
+                user_id=student.id,
+                lab_id="lab01-mse",
+                due_at=utcnow() + dt.timedelta(hours=5),
+            )
+        )
     html = text(student_client.get("/labs/lab01-mse"))
     assert "your extension" in html
     assert "4 h 59 min left" in html or "5 h left" in html
@@ -101,7 +108,7 @@ def test_lab_page(student_client):
     assert "<strong><code>mean_squared_error(y, t)</code></strong>" in html  # Markdown rendered
     assert 'role="math" aria-label="E = ½ · Σₖ (yₖ − tₖ)²"' in html  # the formula typeset (test_student_lab.py)
     assert "lossgrader check lab01.py --lab lab01-mse" in html  # the handout's command, everywhere on the page
-    assert 'href="/labs/lab01-mse/public-fixtures.json"' in html
+    assert 'href="/courses/dl101/labs/lab01-mse/public-fixtures.json"' in html
     assert '<label for="file">' in html and '<label for="code">' in html
     assert 'enctype="multipart/form-data"' in html
     assert "17 hidden fixtures" in html
@@ -281,7 +288,8 @@ def test_attempts_and_diff(student_client, services):
     second = submission_id(upload(student_client, CORRECT))
     grade_now(services, first)
     html = text(student_client.get("/labs/lab01-mse/attempts"))
-    assert f'href="/submissions/{first}"' in html and f'href="/submissions/{second}"' in html
+    assert f'href="/courses/dl101/submissions/{first}"' in html
+    assert f'href="/courses/dl101/submissions/{second}"' in html
     assert re.search(rf"\b[\d.]+ / {MAX}\b", html)  # the graded attempt's score
     assert '<label for="diff-a">' in html and '<label for="diff-b">' in html
     html = text(student_client.get("/labs/lab01-mse/diff?a=1&b=2"))

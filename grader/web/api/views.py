@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
-from grader.db.models import Extension, FixtureResult, Lab, Submission
+from grader.db.models import Course, CourseLab, Extension, FixtureResult, Lab, Submission
 from grader.grading.result import strict_json
 from grader.service.outlook import PENDING, outlook
 from grader.web.api import bp
@@ -122,8 +122,36 @@ def rate_limit_key() -> str:
     return "api-ip:" + get_remote_address()
 
 
-def _is_instructor() -> bool:
-    return bool(g.account.has_role("instructor"))
+def _is_instructor(course_id: int | None = None) -> bool:
+    """Whether the caller is staff (grader, instructor; or admin) of the course (of any course: None)."""
+    from grader.service.courses import STAFF_ROLES, role_in, user_courses
+
+    user = g.account.user
+    if course_id is None:
+        return any(role in STAFF_ROLES for _, role in user_courses(get_db(), user))
+    return role_in(get_db(), course_id, user) in STAFF_ROLES
+
+
+def _course(code: str | None, lab_id: str | None, roles: tuple[str, ...]) -> Course | Response:
+    """The course of a per-course route (``/courses/<course>/…``: the caller needs one of ``roles``
+    there), or of a course-less one (the caller's one course with that role that runs ``lab_id``);
+    else a 404 response that says as little as possible."""
+    from grader.service.courses import course_lab, find_course, role_in
+    from grader.web.course_context import implicit_course
+
+    db = get_db()
+    if code is not None:
+        found = find_course(db, code)
+        if found is None or role_in(db, found, g.account.user) not in roles:
+            return api_error(404, f"There is no course {code!r} of yours.")
+        if lab_id is not None and course_lab(db, found.id, lab_id) is None:
+            return api_error(404, f"There is no lab {lab_id!r} in course {code}.")
+        return found
+    implied = implicit_course(g.account.user, lab_id, roles)
+    if implied is None:
+        where = f"lab {lab_id!r}" if lab_id else "course"
+        return api_error(404, f"There is no {where} in exactly one of your courses: use /api/v1/courses/<course>/….")
+    return implied
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -225,21 +253,30 @@ def openapi() -> Response:
 
 
 @bp.route("/labs")
+@bp.route("/courses/<course>/labs")
 @api_login_required
-def labs() -> Response:
-    """Every lab with its deadlines, points, functions and fixture counts."""
+def labs(course: str | None = None) -> Response:
+    """Every lab of the course (course-less: of the caller's one course) with its deadlines,
+    points, functions and fixture counts."""
+    from grader.service.courses import COURSE_ROLES
     from grader.web.student.queries import lab_definition
 
+    found = _course(course, None, COURSE_ROLES)
+    if isinstance(found, Response):
+        return found
     db = get_db()
-    extensions = {e.lab_id: e.due_at for e in db.scalars(select(Extension).where(Extension.user_id == g.account.id))}
+    mine = (Extension.user_id == g.account.id, Extension.course_id == found.id)
+    extensions = {e.lab_id: e.due_at for e in db.scalars(select(Extension).where(*mine))}
     documents = []
-    for lab in db.scalars(select(Lab).order_by(Lab.position, Lab.id)):
+    rows = select(CourseLab).where(CourseLab.course_id == found.id).order_by(CourseLab.position, CourseLab.lab_id)
+    for lab in db.scalars(rows):
         definition = lab_definition(lab.id, lab.version)
         functions = [{"name": f.name, "signature": f.signature} for f in definition.functions] if definition else []
         counts = {v: len(definition.fixtures_by(v)) if definition else 0 for v in ("public", "hidden", "randomised")}
         documents.append(
             {
                 "id": lab.id,
+                "course": found.code,
                 "title": lab.title,
                 "due_at": _time(lab.due_at),
                 "hard_deadline_at": _time(lab.hard_deadline_at),
@@ -254,12 +291,19 @@ def labs() -> Response:
 
 
 @bp.route("/labs/<lab_id>/public-fixtures")
+@bp.route("/courses/<course>/labs/<lab_id>/public-fixtures")
 @api_login_required
-def public_fixtures(lab_id: str) -> Response:
+def public_fixtures(lab_id: str, course: str | None = None) -> Response:
     """The public fixtures of a lab, with inputs and expected values."""
     from grader.web.student.queries import lab_definition
     from grader.web.student.queries import public_fixtures as fixtures_of
 
+    if course is not None:
+        from grader.service.courses import COURSE_ROLES
+
+        found = _course(course, lab_id, COURSE_ROLES)
+        if isinstance(found, Response):
+            return found
     lab = get_db().get(Lab, lab_id)
     definition = lab_definition(lab.id, lab.version) if lab is not None else None
     if lab is None or definition is None:
@@ -308,15 +352,21 @@ def _incoming() -> tuple[bytes | str | None, str, Response | None]:
 
 
 @bp.route("/labs/<lab_id>/submissions", methods=["POST"])
+@bp.route("/courses/<course>/labs/<lab_id>/submissions", methods=["POST"])
 @api_login_required
-def create_submission(lab_id: str) -> Response:
+def create_submission(lab_id: str, course: str | None = None) -> Response:
     """Queue a submission for grading: 202 with its id and where to poll (a retry with the
-    first try's ``Idempotency-Key``: 202 with the first try's submission)."""
+    first try's ``Idempotency-Key``: 202 with the first try's submission). Course-less: to
+    the caller's one course that runs the lab."""
+    from grader.service.courses import COURSE_ROLES
     from grader.service.submissions import SubmissionRefused, accept_submission
     from grader.web.api.idempotency import REPLAYED_HEADER, BadIdempotencyKey, idempotency_key
 
     if get_db().scalar(_LAB_EXISTS, {"lab": lab_id}) is None:
         return api_error(404, f"There is no lab {lab_id!r}.")
+    found = _course(course, lab_id, COURSE_ROLES)
+    if isinstance(found, Response):
+        return found
     try:
         key = idempotency_key()
     except BadIdempotencyKey as exc:
@@ -329,7 +379,9 @@ def create_submission(lab_id: str) -> Response:
     if not filename.lower().endswith(SUBMISSION_SUFFIXES):
         return api_error(422, "Your file was not accepted: its name must end in .py or .ipynb.")
     try:
-        accepted = accept_submission(get_services(), g.account.id, lab_id, source or b"", filename, idempotency_key=key)
+        accepted = accept_submission(
+            get_services(), g.account.id, lab_id, source or b"", filename, idempotency_key=key, course_id=found.id
+        )
     except SubmissionRefused as exc:
         return api_error(422, exc.message)
     submission = accepted.submission
@@ -350,9 +402,10 @@ def _ask_again(submission: Submission) -> None:
 @bp.route("/submissions/<int:submission_id>")
 @api_login_required
 def submission(submission_id: int) -> Response:
-    """A submission and its results: your own (students), any (instructors)."""
+    """A submission and its results: your own (students), any of their course's (graders, instructors)."""
     db = get_db()
-    full = _is_instructor()
+    course_id = db.scalar(select(Submission.course_id).where(Submission.id == submission_id))
+    full = course_id is not None and _is_instructor(course_id)
     query = _SUBMISSION_FOR_INSTRUCTORS if full else _SUBMISSION_FOR_STUDENTS
     found = db.scalar(query, {"submission": submission_id})
     if found is None or (not full and found.user_id != g.account.id):
@@ -365,44 +418,58 @@ def submission(submission_id: int) -> Response:
 # --- instructors: what the class gets wrong ---------------------------------------------------
 
 
-def _instructors_only() -> Response | None:
-    """403 unless the caller is an instructor (or admin)."""
-    if _is_instructor():
+def _instructors_only(course_id: int | None = None) -> Response | None:
+    """403 unless the caller is staff of the course (or admin)."""
+    if _is_instructor(course_id):
         return None
     return api_error(403, "Only instructors can see what the class gets wrong.")
 
 
 @bp.route("/labs/<lab_id>/misconceptions")
+@bp.route("/courses/<course>/labs/<lab_id>/misconceptions")
 @api_login_required
-def lab_misconceptions(lab_id: str) -> Response:
+def lab_misconceptions(lab_id: str, course: str | None = None) -> Response:
     """Each cause the grader found in the lab, most students first (instructors only):
     the counted submissions, or every graded attempt with ``?scope=all``."""
+    from grader.service.courses import COURSE_ROLES
     from grader.service.insight import SCOPES, misconceptions
 
-    refused = _instructors_only()
+    if not _is_instructor():
+        return _instructors_only()
+    found_course = _course(course, lab_id, COURSE_ROLES)
+    if isinstance(found_course, Response):
+        return found_course
+    refused = _instructors_only(found_course.id)
     if refused is not None:
         return refused
     scope = request.args.get("scope", "counted")
     if scope not in SCOPES:
         return api_error(400, f"scope must be one of: {', '.join(SCOPES)}.")
     try:
-        found = misconceptions(get_db(), lab_id, scope, links=0)
+        found = misconceptions(get_db(), lab_id, scope, links=0, course_id=found_course.id)
     except LookupError:
         return api_error(404, f"There is no lab {lab_id!r}.")
     return respond(found.to_dict())
 
 
 @bp.route("/labs/<lab_id>/fixtures/stats")
+@bp.route("/courses/<course>/labs/<lab_id>/fixtures/stats")
 @api_login_required
-def lab_fixture_stats(lab_id: str) -> Response:
+def lab_fixture_stats(lab_id: str, course: str | None = None) -> Response:
     """Per fixture of the lab: how many counted submissions pass it and its commonest cause (instructors only)."""
+    from grader.service.courses import COURSE_ROLES
     from grader.service.insight import fixture_stats
 
-    refused = _instructors_only()
+    if not _is_instructor():
+        return _instructors_only()
+    found_course = _course(course, lab_id, COURSE_ROLES)
+    if isinstance(found_course, Response):
+        return found_course
+    refused = _instructors_only(found_course.id)
     if refused is not None:
         return refused
     try:
-        stats = fixture_stats(get_db(), lab_id, links=0)
+        stats = fixture_stats(get_db(), lab_id, links=0, course_id=found_course.id)
     except LookupError:
         return api_error(404, f"There is no lab {lab_id!r}.")
     return respond(stats.to_dict())

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, abort, render_template, request, url_for
 
-from grader.db.models import Lab, utcnow
+from grader.db.models import CourseLab, Lab, utcnow
 from grader.service.insight import (
     SCOPES,
     CountedRows,
@@ -20,6 +20,7 @@ from grader.service.insight import (
     write_fixtures_csv,
     write_misconceptions_csv,
 )
+from grader.web.course_context import current_course, page_endpoint
 from grader.web.db import get_db
 from grader.web.instructor import bp
 from grader.web.instructor.insight_charts import LineChart, share_by_attempt
@@ -78,7 +79,7 @@ def short_label(key: str) -> str:
 
 def _scope_url(lab_id: str, scope: str) -> str:
     wanted = None if scope == "counted" else scope
-    if request.endpoint == "instructor.index":
+    if page_endpoint() == "instructor.index":
         return url_for("instructor.index", lab=lab_id, scope=wanted, _anchor="misconceptions")
     return url_for("instructor.misconceptions", lab_id=lab_id, scope=wanted)
 
@@ -90,9 +91,10 @@ def _scope() -> str:
 
 def build_panel(db: Any, lab: Lab, scope: str) -> Panel:
     """The panel's data: the counted rows are read once for both tables."""
-    counted = CountedRows(db, lab.id)
-    found = misconceptions(db, lab.id, scope, links=LINKS, counted=counted)
-    stats = fixture_stats(db, lab.id, links=LINKS, counted=counted)
+    course_id = current_course().id
+    counted = CountedRows(db, lab.id, course_id)
+    found = misconceptions(db, lab.id, scope, links=LINKS, counted=counted, course_id=course_id)
+    stats = fixture_stats(db, lab.id, links=LINKS, counted=counted, course_id=course_id)
     labels = {key: short_label(key) for key in found.trend_keys}
     chart = share_by_attempt("misconceptions-trend", found, labels)
     switch = [(SCOPE_NAMES[s], _scope_url(lab.id, s), s == scope) for s in SCOPES]
@@ -125,8 +127,9 @@ def duration(seconds: float | None) -> str:
     return f"{days} {unit} {hours} h" if hours else f"{days} {unit}"
 
 
-def _lab_or_404(db: Any, lab_id: str) -> Lab:
-    lab = db.get(Lab, lab_id)
+def _lab_or_404(db: Any, lab_id: str) -> Any:
+    """The course's lab (a CourseLab), or 404."""
+    lab = db.get(CourseLab, (current_course().id, lab_id))
     if lab is None:
         abort(404)
     return lab
@@ -156,7 +159,7 @@ def misconceptions_csv(lab_id: str) -> Response:
     lab = _lab_or_404(db, lab_id)
     scope = _scope()
     buffer = io.StringIO()
-    write_misconceptions_csv(misconceptions(db, lab.id, scope, links=None), buffer)
+    write_misconceptions_csv(misconceptions(db, lab.id, scope, links=None, course_id=current_course().id), buffer)
     return _csv(buffer.getvalue(), lab.id, "misconceptions" if scope == "counted" else "misconceptions-all")
 
 
@@ -166,5 +169,5 @@ def fixtures_csv(lab_id: str) -> Response:
     db = get_db()
     lab = _lab_or_404(db, lab_id)
     buffer = io.StringIO()
-    write_fixtures_csv(fixture_stats(db, lab.id, links=None), buffer)
+    write_fixtures_csv(fixture_stats(db, lab.id, links=None, course_id=current_course().id), buffer)
     return _csv(buffer.getvalue(), lab.id, "fixtures")

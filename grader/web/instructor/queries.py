@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import AuditEvent, Extension, Lab, Score, Submission, User
+from grader.db.models import AuditEvent, Enrolment, Extension, Lab, Score, Submission, User
 from grader.service.gradebook import _fetched_time, _utc
 
 #: Lab settings the policy form edits: form field → column.
@@ -98,17 +98,28 @@ def _rows(session: Session, query: Any) -> Any:
     return session.connection().execute(query)
 
 
-def lab_summaries(session: Session, labs: list[Lab]) -> list[LabSummary]:
-    """Per lab: students with a score, mean final score, submissions (two grouped queries, on indexes)."""
+def _in_course(query: Any, column: Any, course_id: int | None) -> Any:
+    """``query`` limited to one course's rows (``column``: their course_id); all of them for None."""
+    return query if course_id is None else query.where(column == course_id)
+
+
+def _students(course_id: int | None) -> Any:
+    """The clause "is a student (of the course)" on ``User``."""
+    if course_id is None:
+        return User.role == "student"
+    enrolled = select(Enrolment.user_id).where(Enrolment.course_id == course_id, Enrolment.role == "student")
+    return User.id.in_(enrolled)
+
+
+def lab_summaries(session: Session, labs: list[Any], course_id: int | None = None) -> list[LabSummary]:
+    """Per lab (of the course): students with a score, mean final score, submissions (two grouped queries)."""
+    by_lab = select(Score.lab_id, func.count(), func.avg(Score.final)).group_by(Score.lab_id)
     scores = {
-        lab_id: (count, mean)
-        for lab_id, count, mean in _rows(
-            session, select(Score.lab_id, func.count(), func.avg(Score.final)).group_by(Score.lab_id)
-        )
+        lab_id: (count, mean) for lab_id, count, mean in _rows(session, _in_course(by_lab, Score.course_id, course_id))
     }
-    totals = dict(  # lab_id alone: answered from the (lab_id, submitted_at) index
-        _rows(session, select(Submission.lab_id, func.count()).group_by(Submission.lab_id)).all()
-    )
+    # lab_id alone: answered from the (lab_id, submitted_at) index; with the course, (course_id, lab_id, …)
+    counted = select(Submission.lab_id, func.count()).group_by(Submission.lab_id)
+    totals = dict(_rows(session, _in_course(counted, Submission.course_id, course_id)).all())
     summaries = []
     for lab in labs:
         count, mean = scores.get(lab.id, (0, None))
@@ -123,9 +134,10 @@ def lab_summaries(session: Session, labs: list[Lab]) -> list[LabSummary]:
     return summaries
 
 
-def score_fractions(session: Session, lab_id: str) -> list[float]:
+def score_fractions(session: Session, lab_id: str, course_id: int | None = None) -> list[float]:
     """Each scored student's final score as a fraction of the maximum."""
     query = select(Score.final, Score.max_score).where(Score.lab_id == lab_id, Score.submission_id.is_not(None))
+    query = _in_course(query, Score.course_id, course_id)
     return [(final or 0.0) / top if top else 0.0 for final, top in _rows(session, query)]
 
 
@@ -147,37 +159,47 @@ class SubmissionSpan:
     count: int
 
 
-def submission_span(session: Session, lab_id: str) -> SubmissionSpan:
+def submission_span(session: Session, lab_id: str, course_id: int | None = None) -> SubmissionSpan:
     """First and last submission times and the count: one query on the (lab_id, submitted_at) index."""
-    first, last, count = _rows(
-        session,
-        select(func.min(Submission.submitted_at), func.max(Submission.submitted_at), func.count()).where(
-            Submission.lab_id == lab_id
-        ),
-    ).one()
+    query = select(func.min(Submission.submitted_at), func.max(Submission.submitted_at), func.count()).where(
+        Submission.lab_id == lab_id
+    )
+    first, last, count = _rows(session, _in_course(query, Submission.course_id, course_id)).one()
     return SubmissionSpan(_utc(first), _utc(last), int(count or 0))
 
 
-def submission_counts(session: Session, lab_id: str, origin: dt.datetime, step: dt.timedelta, bins: int) -> list[int]:
+def submission_counts(
+    session: Session, lab_id: str, origin: dt.datetime, step: dt.timedelta, bins: int, course_id: int | None = None
+) -> list[int]:
     """Submissions per bin of ``step`` from ``origin``, ``bins`` bins (one grouped query)."""
     seconds = int(step.total_seconds())
     bucket = _bucket(session, origin, seconds).label("bucket")
     end = origin + step * bins
     in_window = (Submission.lab_id == lab_id, Submission.submitted_at >= origin, Submission.submitted_at < end)
     counts = [0] * bins
-    for number, count in _rows(session, select(bucket, func.count()).where(*in_window).group_by(bucket)):
+    query = _in_course(select(bucket, func.count()).where(*in_window), Submission.course_id, course_id)
+    for number, count in _rows(session, query.group_by(bucket)):
         if 0 <= int(number) < bins:
             counts[int(number)] += int(count)
     return counts
 
 
-def sections(session: Session) -> list[str]:
-    """The sections of active students, sorted."""
-    query = (
-        select(User.section)
-        .where(User.role == "student", User.active.is_(True), User.section.is_not(None), User.section != "")
-        .distinct()
-    )
+def sections(session: Session, course_id: int | None = None) -> list[str]:
+    """The sections of active students (of the course: their sections there), sorted."""
+    if course_id is None:
+        query = (
+            select(User.section)
+            .where(User.role == "student", User.active.is_(True), User.section.is_not(None), User.section != "")
+            .distinct()
+        )
+    else:
+        query = (
+            select(Enrolment.section)
+            .join(User, User.id == Enrolment.user_id)
+            .where(Enrolment.course_id == course_id, Enrolment.role == "student", User.active.is_(True))
+            .where(Enrolment.section.is_not(None), Enrolment.section != "")
+            .distinct()
+        )
     return sorted(_rows(session, query).scalars(), key=str.casefold)
 
 
@@ -198,7 +220,7 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def set_lab_policy(session: Session, lab: Lab, wanted: dict[str, Any], actor: str) -> dict[str, tuple[Any, Any]]:
+def set_lab_policy(session: Session, lab: Any, wanted: dict[str, Any], actor: str) -> dict[str, tuple[Any, Any]]:
     """Apply the changed settings with an AuditEvent and recompute the lab's scores; returns {field: (old, new)}.
 
     The caller checks the values and commits. Mirrors ``lossgrader lab set``.
@@ -212,14 +234,17 @@ def set_lab_policy(session: Session, lab: Lab, wanted: dict[str, Any], actor: st
     for key, value in changed.items():
         setattr(lab, key, value)
     new = {key: _iso(value) for key, value in changed.items()}
-    session.add(AuditEvent(actor_label=actor[:200], action="lab_policy", lab_id=lab.id, old=old, new=new))
+    course_id = getattr(lab, "course_id", None)  # a course's lab (CourseLab)
+    event = AuditEvent(actor_label=actor[:200], action="lab_policy", lab_id=lab.id, old=old, new=new)
+    event.course_id = course_id
+    session.add(event)
     session.flush()
-    recompute_scores(session, lab.id)
+    recompute_scores(session, lab.id, course_id=course_id)
     return {key: (old[key], new[key]) for key in changed}
 
 
 def grant_extension(
-    session: Session, student: User, lab: Lab, until: dt.datetime, reason: str, actor: str, actor_id: int | None
+    session: Session, student: User, lab: Any, until: dt.datetime, reason: str, actor: str, actor_id: int | None
 ) -> dict[str, Any] | None:
     """Give ``student`` until ``until`` for ``lab`` (replacing an earlier one); returns the old extension, if any.
 
@@ -228,10 +253,21 @@ def grant_extension(
     """
     from grader.service.submissions import recompute_scores
 
-    existing = session.scalar(select(Extension).where(Extension.user_id == student.id, Extension.lab_id == lab.id))
+    course_id = lab.course_id  # a course's lab (CourseLab)
+    mine = (Extension.course_id == course_id, Extension.user_id == student.id, Extension.lab_id == lab.id)
+    existing = session.scalar(select(Extension).where(*mine))
     old = None if existing is None else {"due_at": _iso(existing.due_at), "reason": existing.reason}
     if existing is None:
-        session.add(Extension(user_id=student.id, lab_id=lab.id, due_at=until, reason=reason, granted_by_id=actor_id))
+        session.add(
+            Extension(
+                course_id=course_id,
+                user_id=student.id,
+                lab_id=lab.id,
+                due_at=until,
+                reason=reason,
+                granted_by_id=actor_id,
+            )
+        )
     else:
         existing.due_at, existing.reason, existing.granted_by_id = until, reason, actor_id
     session.add(
@@ -239,6 +275,7 @@ def grant_extension(
             actor_id=actor_id,
             actor_label=actor[:200],
             action="extension_grant",
+            course_id=course_id,
             lab_id=lab.id,
             user_id=student.id,
             old=old,
@@ -247,7 +284,7 @@ def grant_extension(
         )
     )
     session.flush()
-    recompute_scores(session, lab.id, user_id=student.id)
+    recompute_scores(session, lab.id, user_id=student.id, course_id=course_id)
     return old
 
 
@@ -260,19 +297,20 @@ def revoke_extension(session: Session, extension: Extension, actor: str, actor_i
             actor_id=actor_id,
             actor_label=actor[:200],
             action="extension_revoke",
+            course_id=extension.course_id,
             lab_id=extension.lab_id,
             user_id=extension.user_id,
             old={"due_at": _iso(extension.due_at), "reason": extension.reason},
             new=None,
         )
     )
-    lab_id, user_id = extension.lab_id, extension.user_id
+    lab_id, user_id, course_id = extension.lab_id, extension.user_id, extension.course_id
     session.delete(extension)
     session.flush()
-    recompute_scores(session, lab_id, user_id=user_id)
+    recompute_scores(session, lab_id, user_id=user_id, course_id=course_id)
 
 
-def best_scores(session: Session, user_ids: list[int]) -> dict[tuple[int, str], float]:
+def best_scores(session: Session, user_ids: list[int], course_id: int | None = None) -> dict[tuple[int, str], float]:
     """{(user id, lab id): the highest score of any graded attempt} for these students (one grouped query,
     on the (user_id, lab_id, …) index); compared with the counted score in the gradebook."""
     if not user_ids:
@@ -282,17 +320,16 @@ def best_scores(session: Session, user_ids: list[int]) -> dict[tuple[int, str], 
         .where(Submission.user_id.in_(user_ids), Submission.status == "graded")
         .group_by(Submission.user_id, Submission.lab_id)
     )
+    query = _in_course(query, Submission.course_id, course_id)
     return {(user_id, lab_id): float(best) for user_id, lab_id, best in _rows(session, query) if best is not None}
 
 
-def regradable(session: Session, lab_id: str) -> tuple[int, int]:
+def regradable(session: Session, lab_id: str, course_id: int | None = None) -> tuple[int, int]:
     """(submissions, students) a regrade of the whole lab would run: its graded and errored submissions."""
-    submissions, students = _rows(
-        session,
-        select(func.count(), func.count(func.distinct(Submission.user_id))).where(
-            Submission.lab_id == lab_id, Submission.status.in_(("graded", "error"))
-        ),
-    ).one()
+    query = select(func.count(), func.count(func.distinct(Submission.user_id))).where(
+        Submission.lab_id == lab_id, Submission.status.in_(("graded", "error"))
+    )
+    submissions, students = _rows(session, _in_course(query, Submission.course_id, course_id)).one()
     return int(submissions or 0), int(students or 0)
 
 
@@ -300,18 +337,21 @@ def regradable(session: Session, lab_id: str) -> tuple[int, int]:
 class Roster:
     """Who is enrolled: the students shown (filtered), and counts of all of them."""
 
-    students: list[Any]  # id, username, display_name, student_number, email, section, active
+    students: list[Any]  # id, username, display_name, student_number, email, section, active, signed_in
     total: int  # every student account, active or not
     active: int
     by_section: list[tuple[str, int]]  # active students per section ("" for none), by section name
 
 
-def roster(session: Session, search: str | None = None, section: str | None = None) -> Roster:
+def roster(
+    session: Session, search: str | None = None, section: str | None = None, course_id: int | None = None
+) -> Roster:
     """Student accounts matching ``search`` (part of the username, name, student id or email) and ``section``,
     by name; counts of every student per section (two queries)."""
+    signed_in = or_(User.password_hash.is_not(None), User.sso_subject.is_not(None)).label("signed_in")
     query = select(
-        User.id, User.username, User.display_name, User.student_number, User.email, User.section, User.active
-    ).where(User.role == "student")
+        User.id, User.username, User.display_name, User.student_number, User.email, User.section, User.active, signed_in
+    ).where(_students(course_id))
     if section:
         query = query.where(User.section == section)
     if search:
@@ -324,9 +364,7 @@ def roster(session: Session, search: str | None = None, section: str | None = No
     counts = _rows(
         session,
         # by the column itself: PostgreSQL does not see two coalesce(section, :param) as one expression
-        select(User.section, User.active, func.count())
-        .where(User.role == "student")
-        .group_by(User.section, User.active),
+        select(User.section, User.active, func.count()).where(_students(course_id)).group_by(User.section, User.active),
     ).all()
     by_section: dict[str, int] = {}
     total = active = 0

@@ -7,13 +7,14 @@ import io
 import math
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from grader.db.models import COUNTING, LATE_POLICIES, Extension, Lab, Score, Submission, User, utcnow
+from grader.db.models import COUNTING, LATE_POLICIES, CourseLab, Enrolment, Extension, Score, Submission, User, utcnow
 from grader.service import submissions
+from grader.web.course_context import current_course
 from grader.web.db import get_db, get_services
 from grader.web.filters import course_zone, parse_local, when, zone_label
 from grader.web.instructor import bp, charts, queries
@@ -27,20 +28,28 @@ def actor() -> str:
     return f"web:{current_user.username}"
 
 
-def _labs(db: Any) -> list[Lab]:
-    return list(db.scalars(select(Lab).order_by(Lab.position, Lab.id)))
+def _course_id() -> int:
+    return current_course().id
 
 
-def _lab_or_404(db: Any, lab_id: str) -> Lab:
-    lab = db.get(Lab, lab_id)
+def _labs(db: Any) -> list[CourseLab]:
+    """The course's labs (each reads like a lab, with the course's policy)."""
+    query = select(CourseLab).where(CourseLab.course_id == _course_id()).order_by(CourseLab.position, CourseLab.lab_id)
+    return list(db.scalars(query))
+
+
+def _lab_or_404(db: Any, lab_id: str) -> CourseLab:
+    lab = db.get(CourseLab, (_course_id(), lab_id))
     if lab is None:
         abort(404)
     return lab
 
 
 def _student_or_404(db: Any, user_id: int) -> User:
-    user = db.get(User, user_id)
-    if user is None or user.role != "student":
+    """A student of this course (another course's is a 404: ids of others are not revealed)."""
+    user = db.get(User, user_id) if 0 < user_id < 2**63 else None
+    enrolled = db.get(Enrolment, (_course_id(), user_id)) if user is not None else None
+    if user is None or enrolled is None or enrolled.role != "student":
         abort(404)
     return user
 
@@ -54,11 +63,13 @@ def index() -> Any:
     submissions over time, and what the class gets wrong (``_misconceptions.html``, with the pass rates)."""
     db = get_db()
     labs = _labs(db)
-    summaries = queries.lab_summaries(db, labs)
+    summaries = queries.lab_summaries(db, labs, _course_id())
     selected = next((lab for lab in labs if lab.id == request.args.get("lab")), labs[0] if labs else None)
     histogram = timeline = None
     if selected is not None:
-        histogram = charts.histogram("histogram", selected.title, queries.score_fractions(db, selected.id))
+        histogram = charts.histogram(
+            "histogram", selected.title, queries.score_fractions(db, selected.id, _course_id())
+        )
         timeline = _timeline(db, selected)
     return render_template(
         "instructor/dashboard.html",
@@ -70,16 +81,16 @@ def index() -> Any:
     )
 
 
-def _timeline(db: Any, lab: Lab) -> charts.Chart:
+def _timeline(db: Any, lab: CourseLab) -> charts.Chart:
     """The "submissions over time" chart: from the lab's first submission to its last, in the course's zone."""
-    span = queries.submission_span(db, lab.id)
+    span = queries.submission_span(db, lab.id, _course_id())
     zone, zone_text = course_zone(), zone_label()
     if span.first is None or span.last is None:
         now = utcnow()
         bins = charts.timeline_bins(now, now, zone)
         return charts.timeline("timeline", lab.title, bins, [0] * bins.count, lab.due_at, zone, zone_text)
     bins = charts.timeline_bins(span.first, span.last, zone)
-    counts = queries.submission_counts(db, lab.id, bins.origin, bins.step, bins.count)
+    counts = queries.submission_counts(db, lab.id, bins.origin, bins.step, bins.count, _course_id())
     return charts.timeline("timeline", lab.title, bins, counts, lab.due_at, zone, zone_text)
 
 
@@ -96,10 +107,10 @@ def gradebook() -> Any:
     search = (request.args.get("q") or "").strip()[:200] or None
     sort = request.args.get("sort") or "name"
     try:
-        book = build(db, section=section, search=search, sort=sort)
+        book = build(db, section=section, search=search, sort=sort, course_id=_course_id())
     except ValueError:
         sort = "name"
-        book = build(db, section=section, search=search, sort=sort)
+        book = build(db, section=section, search=search, sort=sort, course_id=_course_id())
     pages = max(1, math.ceil(len(book) / PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     rows = book[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -112,7 +123,7 @@ def gradebook() -> Any:
         "instructor/gradebook.html",
         labs=book.labs,
         rows=rows,
-        best=queries.best_scores(db, [row.user_id for row in rows]),
+        best=queries.best_scores(db, [row.user_id for row in rows], _course_id()),
         total_max=sum(lab.max_score or 0.0 for lab in book.labs),
         band=charts.score_band,
         legend=charts.band_legend(),
@@ -122,7 +133,7 @@ def gradebook() -> Any:
         section=section,
         search=search or "",
         sort=sort,
-        sections=queries.sections(db),
+        sections=queries.sections(db, _course_id()),
         link=link,
     )
 
@@ -139,7 +150,7 @@ def student(user_id: int) -> Any:
     submissions = list(
         db.scalars(
             select(Submission)
-            .where(Submission.user_id == person.id)
+            .where(Submission.user_id == person.id, Submission.course_id == _course_id())
             .order_by(Submission.lab_id, Submission.attempt.desc())
             .options(selectinload(Submission.results))
         )
@@ -147,8 +158,12 @@ def student(user_id: int) -> Any:
     by_lab: dict[str, list[Submission]] = {}
     for found in submissions:
         by_lab.setdefault(found.lab_id, []).append(found)
-    extensions = {e.lab_id: e for e in db.scalars(select(Extension).where(Extension.user_id == person.id))}
-    scores = {s.lab_id: s for s in db.scalars(select(Score).where(Score.user_id == person.id))}
+    mine = (Extension.user_id == person.id, Extension.course_id == _course_id())
+    extensions = {e.lab_id: e for e in db.scalars(select(Extension).where(*mine))}
+    scores = {
+        s.lab_id: s
+        for s in db.scalars(select(Score).where(Score.user_id == person.id, Score.course_id == _course_id()))
+    }
     return render_template(
         "instructor/student.html",
         person=person,
@@ -177,7 +192,7 @@ def regrade_submission(submission_id: int) -> Any:
     """Regrade one submission; shows old → new."""
     db = get_db()
     found = db.get(Submission, submission_id)
-    if found is None:
+    if found is None or found.course_id != _course_id():
         abort(404)
     back = url_for("instructor.student", user_id=found.user_id, _anchor=f"submission-{found.id}")
     db.close()
@@ -201,9 +216,10 @@ def regrade_student(user_id: int, lab_id: str) -> Any:
     lab = _lab_or_404(db, lab_id)
     title = f"Regrade of {person.display_name or person.username}'s {lab.title}"
     back = url_for("instructor.student", user_id=person.id)
+    found_course = _course_id()
     db.close()
     try:
-        changes = regrade(get_services(), lab_id, student=user_id, actor=actor())
+        changes = regrade(get_services(), lab_id, student=user_id, actor=actor(), course_id=found_course)
     except Exception as exc:
         return _regrade_failure(exc, back)
     return _regrade_page(title, changes, back)
@@ -223,11 +239,12 @@ def regrade_lab(lab_id: str) -> Any:
     title = f"Regrade of {lab.title}"
     back = url_for("instructor.lab", lab_id=lab.id)
     if request.method == "GET" or request.form.get("confirmed") != "yes":
-        count, students = queries.regradable(db, lab.id)
+        count, students = queries.regradable(db, lab.id, _course_id())
         return render_template("instructor/regrade_confirm.html", lab=lab, count=count, students=students, back=back)
+    found_course = _course_id()
     db.close()
     try:
-        changes = regrade(get_services(), lab_id, actor=actor())
+        changes = regrade(get_services(), lab_id, actor=actor(), course_id=found_course)
     except Exception as exc:
         return _regrade_failure(exc, back)
     return _regrade_page(title, changes, back)
@@ -329,12 +346,14 @@ def lab(lab_id: str) -> Any:
                 flash("Nothing changed.", "info")
             return redirect(url_for("instructor.lab", lab_id=found.id), code=303)
     extensions = db.execute(
-        select(Extension, User).join(User, User.id == Extension.user_id).where(Extension.lab_id == found.id)
+        select(Extension, User)
+        .join(User, User.id == Extension.user_id)
+        .where(Extension.lab_id == found.id, Extension.course_id == _course_id())
     ).all()
     return render_template(
         "instructor/lab.html",
         lab=found,
-        rates=pass_rates(db, found.id),
+        rates=pass_rates(db, found.id, _course_id()),
         extensions=extensions,
         problems=problems,
         form=request.form if request.method == "POST" else None,
@@ -371,8 +390,8 @@ def grant_extension() -> Any:
 def revoke_extension(extension_id: int) -> Any:
     """Remove a student's extension."""
     db = get_db()
-    found = db.get(Extension, extension_id)
-    if found is None:
+    found = db.get(Extension, extension_id) if 0 < extension_id < 2**63 else None
+    if found is None or found.course_id != _course_id():
         abort(404)
     back = url_for("instructor.student", user_id=found.user_id, _anchor=f"lab-{found.lab_id}")
     queries.revoke_extension(db, found, actor(), current_user.id)
@@ -392,6 +411,7 @@ def roster() -> Any:
 
     report = None
     problem = None
+    invitations = None
     status = 200
     if request.method == "POST":
         upload = request.files.get("file")
@@ -409,19 +429,44 @@ def roster() -> Any:
                 problem, status = str(exc), 422
             else:
                 if report.ok:
+                    _enrol(db, report.usernames)
+                    invitations = _invite(db, report.usernames) if request.form.get("invite") else None
                     db.commit()
+                    if invitations:
+                        from grader.web.auth.onboarding import mails_queued
+
+                        mails_queued()
                 else:
                     db.rollback()
                     status = 422
-    return _roster_page(report, problem), status
+    return _roster_page(report, problem, invitations), status
 
 
-def _roster_page(report: Any, problem: str | None) -> str:
+def _enrol(db: Any, usernames: list[str]) -> None:
+    """The imported students become this course's students (with the file's section)."""
+    from grader.service.courses import enrol
+
+    course = current_course()
+    for person in db.scalars(select(User).where(User.username.in_(usernames))):
+        enrol(db, course, person, "student", person.section)
+
+
+def _invite(db: Any, usernames: list[str]) -> list[Any]:
+    """One-time sign-in links for the imported students who cannot sign in yet (mailed when mail is on)."""
+    from grader.service.onboarding import invite
+    from grader.web.auth.onboarding import base_url
+
+    return invite(db, current_app.config["LOSSGRADER"], usernames, base_url=base_url(), created_by=actor())
+
+
+def _roster_page(report: Any, problem: str | None, invitations: list[Any] | None = None) -> str:
     """The roster page: who is enrolled (search, section, pages of 100), counts, and the import form."""
+    from grader.service.mail import mail_enabled
+
     db = get_db()
     section = request.args.get("section") or None
     search = (request.args.get("q") or "").strip()[:200] or None
-    enrolled = queries.roster(db, search=search, section=section)
+    enrolled = queries.roster(db, search=search, section=section, course_id=_course_id())
     pages = max(1, math.ceil(len(enrolled.students) / PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
 
@@ -433,6 +478,8 @@ def _roster_page(report: Any, problem: str | None) -> str:
         "instructor/roster.html",
         report=report,
         problem=problem,
+        invitations=invitations,
+        mail=mail_enabled(current_app.config["LOSSGRADER"]),
         roster=enrolled,
         students=enrolled.students[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         shown=len(enrolled.students),
@@ -440,7 +487,7 @@ def _roster_page(report: Any, problem: str | None) -> str:
         pages=pages,
         section=section,
         search=search or "",
-        sections=queries.sections(db),
+        sections=queries.sections(db, _course_id()),
         link=link,
     )
 
@@ -465,7 +512,7 @@ def roster_sample() -> Response:
 
 def _csv(writer: Any, name: str) -> Response:
     buffer = io.StringIO()
-    writer(get_db(), buffer)
+    writer(get_db(), buffer, course_id=_course_id())
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(
         buffer.getvalue(),

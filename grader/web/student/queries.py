@@ -1,4 +1,5 @@
-"""What the student pages read: labs with deadlines, own submissions only, lab definitions."""
+"""What the student pages read: the course's labs with deadlines, own submissions (in this course) only,
+lab definitions. The course is the request's (:func:`grader.web.course_context.current_course`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from flask import abort, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Extension, Lab, Score, Submission, utcnow
+from grader.db.models import CourseLab, Extension, Score, Submission, utcnow
 from grader.grading.lab import Lab as LabDefinition
 from grader.grading.lab import LabError, find_lab, load_lab
 from grader.service.policies import effective_due, effective_hard_deadline
+from grader.web.course_context import current_course
 
 _definitions_lock = threading.Lock()
 RELOAD_SECONDS = 60.0
@@ -44,13 +46,13 @@ class Deadline:
 class LabRow:
     """One line of the labs list."""
 
-    lab: Lab
+    lab: CourseLab
     deadline: Deadline
     latest: Submission | None
     score: Score | None
 
 
-def deadline_for(lab: Lab, extension: Extension | None) -> Deadline:
+def deadline_for(lab: CourseLab, extension: Extension | None) -> Deadline:
     """The student's deadlines for ``lab``, with their extension if they have one."""
     extension_due = extension.due_at if extension is not None else None
     return Deadline(
@@ -60,27 +62,34 @@ def deadline_for(lab: Lab, extension: Extension | None) -> Deadline:
     )
 
 
-def lab_or_404(db: Session, lab_id: str) -> Lab:
-    """The lab, or 404."""
-    lab = db.get(Lab, lab_id)
+def lab_or_404(db: Session, lab_id: str) -> CourseLab:
+    """The course's lab (its policy; reads like a lab), or 404."""
+    lab = db.get(CourseLab, (current_course().id, lab_id))
     if lab is None:
         abort(404)
     return lab
 
 
 def extension_for(db: Session, user_id: int, lab_id: str) -> Extension | None:
-    """The student's extension for the lab, if any."""
-    return db.scalar(select(Extension).where(Extension.user_id == user_id, Extension.lab_id == lab_id))
+    """The student's extension for the lab in this course, if any."""
+    mine = (Extension.course_id == current_course().id, Extension.user_id == user_id, Extension.lab_id == lab_id)
+    return db.scalar(select(Extension).where(*mine))
 
 
 def lab_rows(db: Session, user_id: int) -> list[LabRow]:
-    """Every lab with the student's deadline, latest submission and counted score (four queries)."""
-    labs = db.scalars(select(Lab).order_by(Lab.position, Lab.id)).all()
-    scores = {s.lab_id: s for s in db.scalars(select(Score).where(Score.user_id == user_id))}
-    extensions = {e.lab_id: e for e in db.scalars(select(Extension).where(Extension.user_id == user_id))}
+    """Every lab of the course with the student's deadline, latest submission and counted score (four queries)."""
+    course_id = current_course().id
+    labs = db.scalars(
+        select(CourseLab).where(CourseLab.course_id == course_id).order_by(CourseLab.position, CourseLab.lab_id)
+    ).all()
+    scores = {
+        s.lab_id: s for s in db.scalars(select(Score).where(Score.user_id == user_id, Score.course_id == course_id))
+    }
+    mine = (Extension.user_id == user_id, Extension.course_id == course_id)
+    extensions = {e.lab_id: e for e in db.scalars(select(Extension).where(*mine))}
     newest = (
         select(Submission.lab_id, func.max(Submission.attempt).label("attempt"))
-        .where(Submission.user_id == user_id)
+        .where(Submission.user_id == user_id, Submission.course_id == course_id)
         .group_by(Submission.lab_id)
         .subquery()
     )
@@ -89,7 +98,7 @@ def lab_rows(db: Session, user_id: int) -> list[LabRow]:
         for s in db.scalars(
             select(Submission)
             .join(newest, (Submission.lab_id == newest.c.lab_id) & (Submission.attempt == newest.c.attempt))
-            .where(Submission.user_id == user_id)
+            .where(Submission.user_id == user_id, Submission.course_id == course_id)
         )
     }
     return [
@@ -102,23 +111,26 @@ def attempts(db: Session, user_id: int, lab_id: str) -> list[Submission]:
     return list(
         db.scalars(
             select(Submission)
-            .where(Submission.user_id == user_id, Submission.lab_id == lab_id)
+            .where(
+                Submission.user_id == user_id, Submission.lab_id == lab_id, Submission.course_id == current_course().id
+            )
             .order_by(Submission.attempt.desc())
         )
     )
 
 
 def score_for(db: Session, user_id: int, lab_id: str) -> Score | None:
-    """The student's counted score for a lab."""
-    return db.scalar(select(Score).where(Score.user_id == user_id, Score.lab_id == lab_id))
+    """The student's counted score for a lab in this course."""
+    mine = (Score.user_id == user_id, Score.lab_id == lab_id, Score.course_id == current_course().id)
+    return db.scalar(select(Score).where(*mine))
 
 
 def own_submission_or_404(db: Session, user_id: int, submission_id: int) -> Submission:
-    """The submission if it belongs to ``user_id``; 404 otherwise, so ids of others are not revealed."""
+    """The submission if it is ``user_id``'s in this course; 404 otherwise, so ids of others are not revealed."""
     if not 0 < submission_id <= MAX_ID:
         abort(404)
     submission = db.get(Submission, submission_id)
-    if submission is None or submission.user_id != user_id:
+    if submission is None or submission.user_id != user_id or submission.course_id != current_course().id:
         abort(404)
     return submission
 
@@ -129,7 +141,10 @@ def own_attempt_or_404(db: Session, user_id: int, lab_id: str, attempt: int) -> 
         abort(404)
     submission = db.scalar(
         select(Submission).where(
-            Submission.user_id == user_id, Submission.lab_id == lab_id, Submission.attempt == attempt
+            Submission.user_id == user_id,
+            Submission.lab_id == lab_id,
+            Submission.attempt == attempt,
+            Submission.course_id == current_course().id,
         )
     )
     if submission is None:

@@ -9,9 +9,11 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from grader.db.models import CourseLab
 from grader.service.outlook import PENDING, outlook
 from grader.web import feedback
 from grader.web.auth.roles import student_required
+from grader.web.course_context import current_course
 from grader.web.db import get_db, get_services
 from grader.web.polling import ask_again_in
 from grader.web.student import bp, queries
@@ -84,7 +86,9 @@ def submit(lab_id: str) -> Any:
     if source is None:
         return _lab_page(lab_id, form, 400)
     try:
-        submission = submit_source(get_services(), current_user.id, lab_id, source, filename)
+        submission = submit_source(
+            get_services(), current_user.id, lab_id, source, filename, course_id=current_course().id
+        )
     except SubmissionRefused as exc:
         return _lab_page(lab_id, form, 422, problem=str(exc))
     flash(f"Attempt {submission.attempt} received: grading has started.", "success")
@@ -159,7 +163,7 @@ def submission(submission_id: int) -> Any:
     return render_template(
         "student/submission.html",
         submission=found,
-        lab=found.lab,
+        lab=db.get(CourseLab, (found.course_id, found.lab_id)) or found.lab,  # the course's policy
         pending=found.status in PENDING,
         standing=outlook(db, found),
         results=results,
