@@ -171,9 +171,17 @@ class Client:
             return f"{self.server} has no lossgrader API (HTTP 404)"
         return f"{message or exc.reason} (HTTP {exc.code})"
 
-    def submit(self, lab_id: str, filename: str, source: bytes, idempotency_key: str | None = None) -> dict[str, Any]:
+    def submit(
+        self,
+        lab_id: str,
+        filename: str,
+        source: bytes,
+        idempotency_key: str | None = None,
+        course: str | None = None,
+    ) -> dict[str, Any]:
         """POST the file as multipart/form-data, with an ``Idempotency-Key`` (a new one unless
-        given) so that a retry gets the submission a lost answer's try made, not a second one."""
+        given) so that a retry gets the submission a lost answer's try made, not a second one.
+        ``course``: the course's code (None: the server picks the one course of yours with the lab)."""
         boundary = "lossgrader-" + secrets.token_hex(16)
         safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
         body = b"".join(
@@ -186,6 +194,8 @@ class Client:
             )
         )
         path = f"/api/v1/labs/{urllib.parse.quote(lab_id, safe='')}/submissions"
+        if course:
+            path = f"/api/v1/courses/{urllib.parse.quote(course, safe='')}" + path.removeprefix("/api/v1")
         key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}", key)
 
@@ -282,6 +292,12 @@ def as_cause(data: Any) -> Cause | None:
 @click.command("submit")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lab", "lab_id", required=True, help="Lab id, e.g. lab01-mse.")
+@click.option(
+    "--course",
+    default=None,
+    metavar="CODE",
+    help="Course code (default: LOSSGRADER_COURSE, the config file; else the one course of yours with the lab).",
+)
 @click.option("--server", default=None, help=f"Server URL (default: LOSSGRADER_SERVER, config file, {DEFAULT_SERVER}).")
 @click.option("--token", default=None, help="API token (default: LOSSGRADER_TOKEN, then the config file).")
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True, help="Seconds to wait.")
@@ -299,6 +315,7 @@ def as_cause(data: Any) -> Cause | None:
 def submit(
     file: Path,
     lab_id: str,
+    course: str | None,
     server: str | None,
     token: str | None,
     timeout: float,
@@ -324,7 +341,10 @@ def submit(
         raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
 
     client = Client(server, token.strip(), retry_seconds=retry_seconds)
-    accepted = client.submit(lab_id, file.name, source)
+    course = course or os.environ.get("LOSSGRADER_COURSE") or settings.get("course")
+    if course is not None and not isinstance(course, str):
+        raise UserError(f'course in {config_path()} must be a string, like course = "dl101"')
+    accepted = client.submit(lab_id, file.name, source, course=course or None)
     submission_id = int(accepted["id"])
     if no_wait:
         out.print(f"submitted {escape(str(file))} to {escape(lab_id)}: submission {submission_id}")

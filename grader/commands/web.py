@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from grader.cli import UserError, err, out
 from grader.config import Config
-from grader.db.models import AuditEvent, Lab, User, utcnow
+from grader.db.models import AuditEvent, User, utcnow
 
 DEMO_INSTRUCTOR = "demo-instructor"
 DEMO_STUDENTS = ("demo-student1", "demo-student2", "demo-student3")
 DEMO_SECTION = "demo"
+DEMO_COURSE = "demo"  # the demo course's code: /courses/demo/…
 DEMO_DUE_DAYS = (7, 14, 21)  # the first three labs, in course order; later labs every 7 days more
 #: gunicorn's limits, above the app's own (grader.web.limits), so the app answers what it refuses in JSON:
 #: the longest request line gunicorn allows (its maximum), and header line.
@@ -76,32 +77,36 @@ def _due(days: int, now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.timezone.utc)
 
 
-def create_demo(session: Session, now: dt.datetime | None = None) -> list[DemoAccount]:
-    """Create (or reset) the demo course: an instructor, three students in one section, due dates.
+def create_demo(session: Session, now: dt.datetime | None = None, timezone: str = "UTC") -> list[DemoAccount]:
+    """Create (or reset) the demo course (code ``demo``, every lab of the library): an instructor,
+    three students in one section, due dates.
 
-    Existing demo users get new passwords; labs get due dates 7, 14 and 21 days from now
-    (a hard deadline three days after, 10 % off per late day). Returns the accounts and
-    their passwords, which are not stored anywhere in plain text.
+    Existing demo users get new passwords; the course's labs get due dates 7, 14 and 21 days
+    from now (a hard deadline three days after, 10 % off per late day). Returns the accounts
+    and their passwords, which are not stored anywhere in plain text.
     """
+    from grader.service.courses import add_all_labs, course_labs, enrol, ensure_course
     from grader.service.users import create_user, find_user, set_password
 
     now = now or utcnow()
     accounts = []
     people = [(DEMO_INSTRUCTOR, "instructor", "Demo Instructor", None)]
     people += [(name, "student", f"Demo Student {i}", f"DEMO{i:03d}") for i, name in enumerate(DEMO_STUDENTS, 1)]
+    course = ensure_course(session, DEMO_COURSE, "Demo course", "demo", timezone)
+    add_all_labs(session, course)
     for username, role, display_name, number in people:
         password = _password()
         user = find_user(session, username)
         if user is None:
             roster = {"student_number": number, "section": DEMO_SECTION} if role == "student" else {}
-            create_user(session, username, role, password=password, display_name=display_name, **roster)
+            user = create_user(session, username, role, password=password, display_name=display_name, **roster)
             accounts.append(DemoAccount(username, role, password, True))
         else:
             set_password(user, password)
             user.active = True
             accounts.append(DemoAccount(username, user.role, password, False))
-    labs = session.scalars(select(Lab).order_by(Lab.position, Lab.id)).all()
-    for index, lab in enumerate(labs):
+        enrol(session, course, user, role, DEMO_SECTION if role == "student" else None)
+    for index, lab in enumerate(course_labs(session, course.id)):
         days = DEMO_DUE_DAYS[index] if index < len(DEMO_DUE_DAYS) else DEMO_DUE_DAYS[-1] + 7 * (index - 2)
         old = {"due_at": _iso(lab.due_at), "hard_deadline_at": _iso(lab.hard_deadline_at)}
         lab.due_at = _due(days, now)
@@ -112,6 +117,7 @@ def create_demo(session: Session, now: dt.datetime | None = None) -> list[DemoAc
             AuditEvent(
                 actor_label="cli:demo",
                 action="lab.policy",
+                course_id=course.id,
                 lab_id=lab.id,
                 old=old,
                 new={"due_at": _iso(lab.due_at), "hard_deadline_at": _iso(lab.hard_deadline_at)},
@@ -149,7 +155,7 @@ def prepare(config: Config, *, demo_if_empty: bool = True) -> list[DemoAccount]:
         def work(session: Session) -> list[DemoAccount]:
             if not demo_if_empty or session.scalar(select(func.count(User.id))):
                 return []
-            return create_demo(session)
+            return create_demo(session, timezone=config.timezone)
 
         return run_transaction(services.sessions, work)
     finally:

@@ -128,6 +128,23 @@ def test_token_and_server_from_the_config_file(server, capsys, tmp_path):
     assert code == 0, out + err
 
 
+def test_course_names_the_course_and_an_unknown_one_is_one_line(server, capsys, monkeypatch):
+    from grader.db.models import Submission
+    from grader.service.courses import get_course
+
+    args = ("submit", CORRECT, "--lab", "lab01-mse", "--server", server["url"], "--token", server["token"])
+    code, out, err = invoke(capsys, *args, "--course", COURSE, "--no-wait")
+    assert code == 0, out + err
+    with session_scope(server["services"].sessions) as session:
+        latest = session.query(Submission).order_by(Submission.id.desc()).first()
+        assert latest.course_id == get_course(session, COURSE).id
+    code, _out, err = invoke(capsys, *args, "--course", "nope")
+    assert code == 2 and "nope" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("LOSSGRADER_COURSE", "nope")  # the environment names it too
+    code, _out, err = invoke(capsys, *args)
+    assert code == 2 and "nope" in err
+
+
 def test_bad_token_exits_2_with_one_line(server, capsys):
     code, _out, err = invoke(
         capsys, "submit", CORRECT, "--lab", "lab01-mse", "--server", server["url"], "--token", "lg_wrong"

@@ -93,8 +93,9 @@ def seed_course(database_url: str, now: dt.datetime) -> tuple[dict[str, int], di
     """Students and graded attempts (see the module's docstring); ({name: user id}, {lab id: submissions})."""
     from sqlalchemy import select
 
-    from grader.db.models import Lab, Submission
+    from grader.db.models import CourseLab, Submission
     from grader.db.session import make_engine, make_sessionmaker, session_scope
+    from grader.service.courses import enrol, get_course
     from grader.service.submissions import recompute_scores
     from grader.service.users import create_user
 
@@ -104,17 +105,20 @@ def seed_course(database_url: str, now: dt.datetime) -> tuple[dict[str, int], di
     counts = {LAB01: 0, LAB02: 0, LAB03: 0}
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            labs = {lab.id: lab for lab in session.scalars(select(Lab).where(Lab.id.in_(list(counts))))}
+            course = get_course(session, "demo")  # lossgrader serve's demo course: every lab, its students seeded here
+            mine = (CourseLab.course_id == course.id, CourseLab.lab_id.in_(list(counts)))
+            labs = {lab.id: lab for lab in session.scalars(select(CourseLab).where(*mine))}
             lab01 = labs[LAB01]
             lab01.due_at = (now - dt.timedelta(days=3)).replace(hour=22, minute=0, second=0, microsecond=0)
             lab01.late_policy, lab01.late_percent_per_day = "percent_per_day", 10.0
             lab01.max_submissions = 10
             correct03 = LAB03_CORRECT.read_text()
 
-            def add(user_id: int, lab: Lab, attempt: int, at: dt.datetime, score: float, source: str) -> None:
+            def add(user_id: int, lab: CourseLab, attempt: int, at: dt.datetime, score: float, source: str) -> None:
                 session.add(
                     Submission(
-                        user_id=user_id, lab_id=lab.id, attempt=attempt, filename="mine.py", source=source,
+                        course_id=course.id, user_id=user_id, lab_id=lab.id, attempt=attempt, filename="mine.py",
+                        source=source,
                         source_sha256=hashlib.sha256(source.encode()).hexdigest(), submitted_at=at,
                         status="graded", seed=rng.randrange(2**31), score=score, max_score=lab.max_score,
                         graded_at=at + dt.timedelta(seconds=5), lab_version=None,
@@ -128,6 +132,7 @@ def seed_course(database_url: str, now: dt.datetime) -> tuple[dict[str, int], di
                     session, first, "student", password=None, display_name=name,
                     email=f"{first}@example.org", student_number=f"S{index + 1:04d}", section="ABC"[index % 3],
                 )  # fmt: skip
+                enrol(session, course, user, "student", user.section)
                 students[name] = user.id
                 top = lab01.max_score
                 tries = 2 if name == BELOW_BEST else 1 + rng.randrange(4)

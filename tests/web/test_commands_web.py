@@ -12,7 +12,7 @@ from sqlalchemy import select
 from grader.cli import run
 from grader.commands import web as web_commands
 from grader.config import Config
-from grader.db.models import Lab, User, utcnow
+from grader.db.models import User, utcnow
 from grader.service.users import check_password
 
 
@@ -50,7 +50,11 @@ def test_prepare_migrates_syncs_and_creates_the_demo_course_once(env):
                 assert users[name].role == "student" and users[name].section == web_commands.DEMO_SECTION
             for account in accounts:
                 assert check_password(users[account.username], account.password)
-            labs = session.scalars(select(Lab).order_by(Lab.position)).all()
+            from grader.service.courses import course_labs, get_course, role_in
+
+            course = get_course(session, web_commands.DEMO_COURSE)  # the demo is one course, every user enrolled
+            assert all(role_in(session, course, users[a.username]) == users[a.username].role for a in accounts)
+            labs = course_labs(session, course.id)
             assert [lab.id for lab in labs][:3] == ["lab01-mse", "lab02-cross-entropy", "lab03-softmax-ce"]
             days = [round((lab.due_at - utcnow()) / dt.timedelta(days=1)) for lab in labs[:3]]
             assert days == [7, 14, 21] or days == [8, 15, 22]  # 23:59 UTC on that day
