@@ -182,6 +182,11 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def _sideways(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: nothing scrolls sideways)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
 def _sign_in(page: Any, server: Server, username: str, screenshot: bool = False) -> None:
     from playwright.sync_api import expect
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import GRADING_MS, Server, _page, _sign_in, browser, server  # noqa: F401 - fixtures
+from tests.web.test_browser import GRADING_MS, Server, _page, _sideways, _sign_in, browser, server  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
@@ -47,11 +47,6 @@ def _submit(page: Any, lab: str, path: Path) -> str:
     expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
     expect(page.locator("#status.status-graded")).to_be_visible(timeout=GRADING_MS)
     return page.url
-
-
-def _sideways(page: Any) -> int:
-    """How many pixels the page is wider than the window (0: nothing scrolls sideways)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import Server, _page, _passwords, _sign_in, _start, _stop, browser  # noqa: F401 - fixtures
+from tests.web.test_browser import Server, _page, _passwords, _sideways, _sign_in, _start, _stop, browser  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "tests" / "implementations" / "lab01-mse"
@@ -101,10 +101,6 @@ def page(browser: Any, course: tuple[Server, dict[str, int]]) -> Iterator[Any]: 
 def _shot(page: Any, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"insight-{name}.png"), full_page=full_page)
-
-
-def _sideways(page: Any) -> int:
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
 def test_the_panel_at_desktop_width(page: Any) -> None:

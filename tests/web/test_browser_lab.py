@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import GRADING_MS, Server, _page, _sign_in, browser, server  # noqa: F401 - fixtures
+from tests.web.test_browser import GRADING_MS, Server, _page, _sideways, _sign_in, browser, server  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB01 = ROOT / "tests" / "implementations" / "lab01-mse"
@@ -35,11 +35,6 @@ pytestmark = pytest.mark.slow
 def _shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"lab-{name}.png"), full_page=True)
-
-
-def _sideways(page: Any) -> int:
-    """How many pixels the page is wider than the window (0: nothing scrolls sideways)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
 def _submit(page: Any, source: Path | str, name: str = "mine.py") -> None:
