@@ -1,9 +1,11 @@
 """Benchmark the gradebook queries on SQLite and PostgreSQL with a synthetic course.
 
-Builds a course of ``--students`` students × ``--labs`` labs × ``--attempts`` graded
-attempts, each with ``--fixtures`` fixture results (defaults: 2,000 × 3 × 10 = 60,000
-submissions and 2,040,000 fixture results) in a SQLite file and in a fresh PostgreSQL
-database, then times, side by side:
+Builds ``--students`` students × ``--labs`` labs × ``--attempts`` graded attempts, each
+with ``--fixtures`` fixture results (defaults: 2,000 × 3 × 10 = 60,000 submissions and
+2,040,000 fixture results), the students spread over ``--courses`` courses (default 4,
+every course running every lab; student n is in course ``(n - 1) % courses + 1``), in a
+SQLite file and in a fresh PostgreSQL database, then times, side by side, for the first
+course (``bench-1``: its students, scores and pages only, among the others' rows):
 
 * the students × labs gradebook (``grader.service.gradebook.gradebook``), target ≤ 100 ms;
 * the per-fixture pass rates of one lab (``pass_rates``), target ≤ 200 ms;
@@ -61,7 +63,18 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, Index, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from grader.db.models import Base, FixtureResult, Lab, Score, Submission, SubmissionCause, User  # noqa: E402
+from grader.db.models import (  # noqa: E402
+    Base,
+    Course,
+    CourseLab,
+    Enrolment,
+    FixtureResult,
+    Lab,
+    Score,
+    Submission,
+    SubmissionCause,
+    User,
+)
 from grader.db.session import make_engine, make_sessionmaker  # noqa: E402
 from grader.service.gradebook import export_canvas, export_long, gradebook, pass_rates  # noqa: E402
 
@@ -91,6 +104,7 @@ SUBMISSION_COLUMNS = (
     "execution_time",
     "output",
     "causes",
+    "course_id",
 )
 CAUSE_COLUMNS = (
     "submission_id",
@@ -103,6 +117,7 @@ CAUSE_COLUMNS = (
     "mistake",
     "points_lost",
     "fixtures",
+    "course_id",
 )
 #: (key, kind, catalogue id, message, how likely a student shows it at the first attempt).
 CAUSES = (
@@ -141,10 +156,23 @@ class Size:
     attempts: int
     fixtures: int
     seed: int = 7
+    courses: int = 4
 
     @property
     def lab_ids(self) -> list[str]:
         return [f"lab{i + 1:02d}-bench" for i in range(self.labs)]
+
+    def course_of(self, user_id: int) -> int:
+        """The course (id 1…) a student is in."""
+        return (user_id - 1) % self.courses + 1
+
+    def in_course(self, course_id: int = 1, active_only: bool = False) -> int:
+        """How many students the course has (the active ones only, if asked)."""
+        return sum(
+            1
+            for n in range(1, self.students + 1)
+            if self.course_of(n) == course_id and (not active_only or n % 97 != 0)
+        )
 
 
 # --- synthetic data -------------------------------------------------------------------
@@ -231,12 +259,14 @@ def batches(
                     )
                 stored = []
                 if not explained:  # a result with nothing wrong has the row that says so
-                    causes.append((sub_id, "", lab, user_id, attempt, submitted, "none", None, 0.0, "[]"))
+                    causes.append(
+                        (sub_id, "", lab, user_id, attempt, submitted, "none", None, 0.0, "[]", size.course_of(user_id))
+                    )
                 for (key, kind, mistake, message, *_), names in explained.items():
                     fixtures = json.dumps(names)
-                    causes.append(
-                        (sub_id, key, lab, user_id, attempt, submitted, kind, mistake, float(len(names)), fixtures)
-                    )
+                    pts = float(len(names))
+                    course = size.course_of(user_id)
+                    causes.append((sub_id, key, lab, user_id, attempt, submitted, kind, mistake, pts, fixtures, course))
                     stored.append(
                         dict(
                             key=key,
@@ -269,6 +299,7 @@ def batches(
                         0.4,
                         "",
                         json.dumps(sorted(stored, key=lambda c: -c["points_lost"])),
+                        size.course_of(user_id),
                     )
                 )
                 last = (sub_id, score, submitted)
@@ -277,6 +308,7 @@ def batches(
                 penalty = 1.0 if user_id % 10 == 0 else 0.0
                 scores.append(
                     dict(
+                        course_id=size.course_of(user_id),
                         user_id=user_id,
                         lab_id=lab,
                         submission_id=last[0],
@@ -321,6 +353,32 @@ def load(engine: Engine, size: Size) -> dict[str, float]:
         conn.execute(insert(Lab), labs)
         conn.execute(insert(User), users)
         conn.execute(insert(User), [dict(id=size.students + 1, username="prof", role="instructor", created_at=START)])
+        conn.execute(
+            insert(Course),
+            [
+                dict(id=c, code=f"bench-{c}", title=f"Bench course {c}", term="bench", timezone="UTC", created_at=START)
+                for c in range(1, size.courses + 1)
+            ],
+        )
+        conn.execute(
+            insert(CourseLab),
+            [
+                dict(course_id=c, lab_id=lab, position=i, created_at=START, updated_at=START)
+                for c in range(1, size.courses + 1)
+                for i, lab in enumerate(size.lab_ids)
+            ],
+        )
+        enrolled = [
+            dict(
+                course_id=size.course_of(u["id"]),
+                user_id=u["id"],
+                role="student",
+                section=u["section"],
+                created_at=START,
+            )
+            for u in users
+        ]
+        conn.execute(insert(Enrolment), enrolled)
     sqlite = engine.dialect.name == "sqlite"
     raw = engine.raw_connection()
     score_rows: list[dict[str, Any]] = []
@@ -441,26 +499,27 @@ def time_operations(database: str, engine: Engine, size: Size, runs: int, workdi
     sessions = make_sessionmaker(engine)
     lab = size.lab_ids[0]
     csv_path = workdir / f"export-{database}.csv"
-    expected_students = sum(1 for n in range(1, size.students + 1) if n % 97 != 0)
+    expected_students = size.in_course(1, active_only=True)
+    course = 1  # the benchmarked course, among the others
 
     def book(s: Session) -> None:
-        rows = gradebook(s)
+        rows = gradebook(s, course_id=course)
         assert len(rows) == expected_students and len(rows.labs) == size.labs, (len(rows), len(rows.labs))
 
     def rates(s: Session) -> None:
-        found = pass_rates(s, lab)
-        assert len(found) == size.fixtures and found[0].total == size.students, (len(found), found[:1])
+        found = pass_rates(s, lab, course_id=course)
+        assert len(found) == size.fixtures and found[0].total == size.in_course(course), (len(found), found[:1])
 
     def canvas(s: Session) -> None:
         with csv_path.open("w", encoding="utf-8", newline="") as handle:
-            assert export_canvas(s, handle) == expected_students
+            assert export_canvas(s, handle, course_id=course) == expected_students
 
     def long(s: Session) -> None:
         with csv_path.open("w", encoding="utf-8", newline="") as handle:
-            assert export_long(s, handle) == expected_students * size.labs
+            assert export_long(s, handle, course_id=course) == expected_students * size.labs
 
     operations: list[tuple[str, float | None, Callable[[Session], None]]] = [
-        (f"gradebook ({size.students} × {size.labs})", 100.0, book),
+        (f"gradebook ({size.in_course(course)} of {size.students} × {size.labs})", 100.0, book),
         (f"pass rates (1 lab, {size.fixtures} fixtures)", 200.0, rates),
         ("Canvas CSV export", 1000.0, canvas),
         ("long CSV export", None, long),
@@ -504,7 +563,10 @@ def time_pages(database: str, url: str, runs: int, lab: str) -> list[Measure]:
     try:
         with services.sessions() as s, s.begin():
             if s.scalar(text("SELECT id FROM users WHERE username = 'bench-instructor'")) is None:
-                create_user(s, "bench-instructor", "instructor", password=password)
+                from grader.service.courses import enrol, get_course
+
+                instructor = create_user(s, "bench-instructor", "instructor", password=password)
+                enrol(s, get_course(s, "bench-1"), instructor, "instructor")  # the first course's pages
         app = create_app({"LOSSGRADER": config, "SERVICES": services, "RATELIMIT_ENABLED": False})
         client = app.test_client()
         form = client.get("/login").get_data(as_text=True)
@@ -514,10 +576,10 @@ def time_pages(database: str, url: str, runs: int, lab: str) -> list[Measure]:
         assert signed_in.status_code == 302, signed_in.status_code
         measures = []
         pages = (
-            ("dashboard page", "/instructor/"),
-            ("grade matrix page", "/instructor/gradebook"),
-            ("misconceptions page", f"/instructor/labs/{lab}/misconceptions"),
-            ("misconceptions page, all attempts", f"/instructor/labs/{lab}/misconceptions?scope=all"),
+            ("dashboard page", "/courses/bench-1/instructor/"),
+            ("grade matrix page", "/courses/bench-1/instructor/gradebook"),
+            ("misconceptions page", f"/courses/bench-1/instructor/labs/{lab}/misconceptions"),
+            ("misconceptions page, all attempts", f"/courses/bench-1/instructor/labs/{lab}/misconceptions?scope=all"),
         )
         for name, path in pages:
             times = []
@@ -548,8 +610,8 @@ def explain(engine: Engine, size: Size) -> None:
             return super().execute(statement, *args, **kwargs)
 
     with Spy(engine) as s:
-        gb.gradebook(s)
-        gb.pass_rates(s, size.lab_ids[0])
+        gb.gradebook(s, course_id=1)
+        gb.pass_rates(s, size.lab_ids[0], course_id=1)
     dialect = sqlite.dialect() if engine.dialect.name == "sqlite" else postgresql.psycopg.dialect()
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
     with engine.connect() as conn:
@@ -588,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labs", type=int, default=3)
     parser.add_argument("--attempts", type=int, default=10)
     parser.add_argument("--fixtures", type=int, default=34, help="fixture results per submission")
+    parser.add_argument("--courses", type=int, default=4, help="courses the students are spread over")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per operation")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default: a temporary one)")
@@ -601,9 +664,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", action="store_true", help="time the databases a --keep run left (needs --sqlite PATH for SQLite)"
     )
     args = parser.parse_args(argv)
-    size = Size(args.students, args.labs, args.attempts, args.fixtures)
+    size = Size(args.students, args.labs, args.attempts, args.fixtures, courses=max(1, args.courses))
     print(
-        f"synthetic course: {size.students} students × {size.labs} labs × {size.attempts} attempts = "
+        f"synthetic courses: {size.students} students in {size.courses} courses (timed: bench-1, "
+        f"{size.in_course(1)} students) × {size.labs} labs × {size.attempts} attempts = "
         f"{size.students * size.labs * size.attempts:,} submissions, "
         f"{size.students * size.labs * size.attempts * size.fixtures:,} fixture results"
     )
