@@ -74,8 +74,20 @@ def test_lab_page_says_how_to_install_and_uses_one_check_command(student_client)
     for lab in ("lab01-mse", "lab02-cross-entropy", "lab03-softmax-ce"):
         html = text(student_client.get(f"/labs/{lab}"))
         assert html.count("pip install lossgrader-") == 1
-        commands = set(re.findall(r"lossgrader check [^<\n]*", html))
-        assert commands == {f"lossgrader check {lab.split('-')[0]}.py --lab {lab}"}, commands
+        commands = re.findall(r"lossgrader check [^<\n]*", html)
+        # said once, in the page's own panel: the handout's section on it is left out here
+        assert commands == [f"lossgrader check {lab.split('-')[0]}.py --lab {lab}"], commands
+        assert "Check before you submit" not in html
+
+
+def test_the_handout_keeps_everything_but_its_check_section():
+    handout = (
+        "# T\n\n## Formula\n\nE = ½\n\n## Check before you submit\n\n"
+        "```\nlossgrader check a.py --lab x\n```\n\n## Notes\n\nKeep y.\n"
+    )
+    html = str(render_handout(handout, "T"))
+    assert "Formula" in html and "Notes" in html and "Keep y." in html
+    assert "Check before you submit" not in html and "lossgrader check" not in html
 
 
 def test_lab_page_states_the_unloadable_rule(student_client, services):

@@ -130,7 +130,16 @@ def render_handout(text: str | None, title: str | None = None) -> Markup:
         first, _, rest = text.lstrip("\n").partition("\n")
         if first.strip() == f"# {title}".strip():
             text = rest
-    return Markup(_render(text))
+    return Markup(_render(without_check_section(text)))
+
+
+def without_check_section(text: str) -> str:
+    """The handout without its section on ``lossgrader check``: the lab page has a panel
+    of its own for that, and a student should read the command once (the terminal's
+    ``lossgrader lab handout`` keeps it)."""
+    sections = re.split(r"(?m)^(?=## )", text)
+    kept = [s for s in sections if not (s.startswith("## ") and "lossgrader check" in s)]
+    return "".join(kept)
 
 
 def check_command(lab_id: str, handout: str | None) -> str:
