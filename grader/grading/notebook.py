@@ -89,6 +89,24 @@ def read_notebook(data: bytes | str) -> Notebook:
     return _program(cells)
 
 
+def code_cells_text(data: bytes | str) -> str | None:
+    """A notebook's code cells as one text for people to read, each under a ``# cell N``
+    line (numbered as messages number them); None when ``data`` is not a usable notebook."""
+    raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else data
+    try:
+        cells, problem = _cells(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None
+    if problem:
+        return None
+    parts = [
+        f"# cell {number}\n{_source(cell).rstrip()}\n"
+        for number, cell in enumerate(cells, 1)
+        if cell.get("cell_type") == "code" and _source(cell).strip()
+    ]
+    return "\n".join(parts) if parts else None
+
+
 def _cells(text: str) -> tuple[list[Any], str | None]:
     """The notebook's cells (as nbformat 4 reads them) or one sentence on why there are none."""
     import nbformat  # only when a notebook is given: it takes some 0.1 s to import

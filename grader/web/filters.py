@@ -231,6 +231,17 @@ def feedback_markdown(text: str | None) -> Markup:
     return Markup(_render_feedback(text or ""))
 
 
+def submitted_code(source: str | None, filename: str | None = None) -> str:
+    """A submission's code as people read it: a notebook as its code cells, each under a
+    ``# cell N`` line (the numbers feedback uses), not as its JSON; any other file as is."""
+    from grader.grading.notebook import code_cells_text, is_notebook_name, looks_like_notebook
+
+    source = source or ""
+    if is_notebook_name(filename) or looks_like_notebook(source):
+        return code_cells_text(source) or source
+    return source
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.jinja_env.filters.update(
@@ -243,6 +254,7 @@ def init_app(app: Flask) -> None:
         markdown=markdown,
         value=value,
         feedback_markdown=feedback_markdown,
+        submitted_code=submitted_code,
     )
     app.jinja_env.globals.update(
         time_left_text=time_left_text,

@@ -87,6 +87,8 @@ def test_the_web_form_takes_a_notebook_gives_it_back_and_shows_the_notes(student
     grade_now(services, submission_id)
     page = text(student_client.get(f"/submissions/{submission_id}"))
     assert "About your file" in page and "<code>from dataset.mnist import load_mnist" in page
+    code = page.split("Your code", 1)[1]  # the notebook's code cells, numbered, not its JSON
+    assert "# cell 13\n" in code and "&#34;nbformat&#34;" not in code and '"cell_type"' not in code
     download = student_client.get(f"/submissions/{submission_id}/source")
     assert download.mimetype == "application/x-ipynb+json"
     assert download.get_data(as_text=True) == TEXTBOOK
