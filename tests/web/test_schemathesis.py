@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from schemathesis import checks  # noqa: E402
 
+from grader.commands.web import DEMO_COURSE  # noqa: E402
 from grader.config import TestConfig  # noqa: E402
 from tests.web.conftest import FakeDispatcher, build_app, make_services  # noqa: E402
 
@@ -46,6 +47,8 @@ CHECKS = [
 INSTRUCTOR_OPERATIONS = {
     ("GET", "/api/v1/labs/{lab_id}/misconceptions"),
     ("GET", "/api/v1/labs/{lab_id}/fixtures/stats"),
+    ("GET", "/api/v1/courses/{course}/labs/{lab_id}/misconceptions"),
+    ("GET", "/api/v1/courses/{course}/labs/{lab_id}/fixtures/stats"),
 }
 
 
@@ -102,6 +105,8 @@ def _operations() -> list[tuple[str, str]]:
 def _valid_requests(api: Api) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Per operation, requests it must accept (keyword arguments of ``operation.Case``)."""
     lab = {"lab_id": LAB}
+    course = {"course": DEMO_COURSE}
+    in_course = {**lab, **course}
     return {
         ("GET", "/api/v1/openapi.json"): [{}],
         ("GET", "/api/v1/labs"): [{}],
@@ -121,6 +126,18 @@ def _valid_requests(api: Api) -> dict[tuple[str, str], list[dict[str, Any]]]:
             {"path_parameters": lab, "query": {"scope": "all"}},
         ],
         ("GET", "/api/v1/labs/{lab_id}/fixtures/stats"): [{"path_parameters": lab}],
+        # the same routes in the demo course, named
+        ("GET", "/api/v1/courses/{course}/labs"): [{"path_parameters": course}],
+        ("GET", "/api/v1/courses/{course}/labs/{lab_id}/public-fixtures"): [{"path_parameters": in_course}],
+        ("POST", "/api/v1/courses/{course}/labs/{lab_id}/submissions"): [
+            {
+                "path_parameters": in_course,
+                "media_type": "application/json",
+                "body": {"source": CORRECT_FILE.read_text(encoding="utf-8"), "filename": "mse.py"},
+            }
+        ],
+        ("GET", "/api/v1/courses/{course}/labs/{lab_id}/misconceptions"): [{"path_parameters": in_course}],
+        ("GET", "/api/v1/courses/{course}/labs/{lab_id}/fixtures/stats"): [{"path_parameters": in_course}],
     }
 
 
@@ -157,6 +174,8 @@ def test_api_conforms(api_schema: Any, api: Api, method: str, path: str) -> None
         params = dict(case.path_parameters or {})
         if "lab_id" in params:
             params["lab_id"] = LAB
+        if "course" in params:
+            params["course"] = DEMO_COURSE
         if "submission_id" in params:
             params["submission_id"] = api.submission_id
         case.path_parameters = params
