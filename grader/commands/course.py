@@ -208,7 +208,8 @@ def roster_import(file: Path, invitations: Path | None, course_code: str | None 
         else:
             enrolled_in = _enrol_imported(session, course_code, report.usernames)
         if report.ok and invitations is not None:
-            links = _invite(db, session, report.usernames, invitations)
+            course = session.scalar(select(Course).where(Course.code == enrolled_in)) if enrolled_in else None
+            links = _invite(db, session, report.usernames, invitations, course.title if course else None)
     if not report.ok:
         for problem in report.errors:
             err.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)

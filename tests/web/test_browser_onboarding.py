@@ -189,7 +189,7 @@ def _expect_labs(page: Any, name: str) -> None:
 def test_a_student_accepts_the_invitation_and_lands_on_the_labs(browser: Any, service: Service, invitations) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    mail = _mail_to(service, "ada@example.org", "Your lossgrader account")
+    mail = _mail_to(service, "ada@example.org", "Your lossgrader account for Deep Learning 101")
     text, html = text_and_html(mail)
     assert LINK_RE.findall(text) == [invitations["ada"]]  # the mailed link is the exported one
     page = _page(browser, service, width=700)
@@ -275,7 +275,7 @@ def test_the_instructor_sees_who_has_not_accepted_and_resends(browser: Any, serv
     expect(page.locator("h1")).to_have_text("Invitations")
     table = page.locator("table").first
     expect(table).to_contain_text("Mary Somerville")
-    first = _mail_to(service, "mary@example.org", "Your lossgrader account")
+    first = _mail_to(service, "mary@example.org", "Your lossgrader account for Deep Learning 101")
     page.get_by_role("button", name="Resend invitation to mary").click()
     expect(page.locator(".flash")).to_contain_text("A new invitation for mary is on its way to mary@example.org")
     messages = service.mail.wait_for(lambda ms: sum(m["To"] == "mary@example.org" for m in ms) == 2)
