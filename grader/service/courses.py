@@ -95,7 +95,7 @@ def get_course(session: Session, code: str) -> Course:
 
 
 def list_courses(session: Session) -> list[Course]:
-    """Every course, newest term first within each code order (by code)."""
+    """Every course, by code."""
     return list(session.scalars(select(Course).order_by(Course.code)))
 
 

@@ -56,6 +56,10 @@ def enter_course(roles: tuple[str, ...]) -> Course | None:
         course = _submission_course(user, values["submission_id"], roles)
     else:
         course = implicit_course(user, values.get("lab_id"), roles)
+        if course is None and values.get("lab_id") is None and request.method == "GET":
+            from flask import redirect, url_for
+
+            abort(redirect(url_for("courses")))  # several courses (or none): the user picks one
     if course is None:
         abort(404)
     g.course = course
@@ -120,9 +124,21 @@ def _legacy_url(error: Exception, endpoint: str, values: dict[str, Any]) -> str:
     raise error
 
 
+def courses_page() -> Any:
+    """``/courses``: the signed-in user's courses with their role, linking to each course's pages."""
+    from flask import render_template
+
+    from grader.web.extensions import login_manager
+
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return render_template("courses/index.html", courses=service.user_courses(get_db(), current_user.user))
+
+
 def init_app(app: Any) -> None:
     """Links inside a course stay in it; outside any course they use the course-less paths.
     Templates get ``page_endpoint``."""
+    app.add_url_rule("/courses", "courses", courses_page)
     app.url_defaults(add_course_to_urls)
     app.url_build_error_handlers.append(_legacy_url)
     app.context_processor(lambda: {"page_endpoint": page_endpoint()})

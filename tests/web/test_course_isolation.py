@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from grader.db.models import AuditEvent, Extension, Score, Submission, utcnow
+from grader.db.models import AuditEvent, Extension, Score, Submission, User, utcnow
 from grader.db.session import session_scope
 from grader.service.courses import add_lab, create_course, enrol, get_course
 from grader.service.users import create_token
@@ -169,3 +169,18 @@ def test_links_inside_a_course_stay_in_it(app: Flask, two_courses: dict[str, Any
     html = client.get(f"/courses/{OTHER}/labs").get_data(as_text=True)
     assert f'href="/courses/{OTHER}/labs/{LAB}"' in html
     assert not re.search(rf'href="/courses/{COURSE}/', html)
+
+
+def test_a_student_of_two_courses_picks_one(app: Flask, services: Any, two_courses: dict[str, Any]) -> None:
+    with session_scope(services.sessions) as session:
+        bob = session.scalars(select(User).where(User.username == "bob")).one()
+        enrol(session, get_course(session, COURSE), bob)
+    client = app.test_client()
+    assert login(client, "bob").status_code == 302
+    labs = client.get("/labs")
+    assert labs.status_code == 302 and labs.headers["Location"].endswith("/courses")
+    page = client.get("/courses").get_data(as_text=True)
+    assert f'href="/courses/{COURSE}/labs"' in page and f'href="/courses/{OTHER}/labs"' in page
+    assert "instructor pages" not in page  # a student in both
+    assert client.get(f"/labs/{LAB}").status_code == 404  # the lab is in both: the course must be named
+    assert client.get(f"/courses/{OTHER}/labs/{LAB}").status_code == 200
