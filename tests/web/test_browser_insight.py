@@ -51,9 +51,11 @@ pytestmark = pytest.mark.slow
 
 def _seed(database_url: str) -> dict[str, int]:
     """The students and their graded attempts; {display name: user id}."""
+    from grader.commands.web import DEMO_COURSE
     from grader.config import TestConfig
     from grader.db.session import session_scope
     from grader.service.context import open_services
+    from grader.service.courses import enrol, get_course
     from grader.service.submissions import grade_submission, submit
     from grader.service.users import create_user
     from tests.service.conftest import InlineRunner, RecordingDispatcher
@@ -65,9 +67,12 @@ def _seed(database_url: str) -> dict[str, int]:
     users: dict[str, int] = {}
     try:
         with session_scope(services.sessions) as session:
+            demo = get_course(session, DEMO_COURSE)  # lossgrader serve's demo course: the instructor's
             for name in PLAN:
                 first = name.split()[0].lower()
-                users[name] = create_user(session, first, "student", display_name=name, section="A").id
+                user = create_user(session, first, "student", display_name=name, section="A")
+                enrol(session, demo, user, "student", "A")
+                users[name] = user.id
         for name, tries in PLAN.items():
             for minutes, file in tries:
                 source = (FILES / f"{file}.py").read_text()
