@@ -86,6 +86,10 @@ def check_request() -> None:
     if request.is_json:
         if json_too_deep(request.get_data(cache=True)):
             raise BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        # Pages' forms (Flask-WTF) read a JSON body as their fields: anything but an object
+        # (a list, a number, false) would break them, so it is refused here, with one reason.
+        if not request.path.startswith("/api/") and not isinstance(request.get_json(silent=True), dict):
+            raise BadRequest("A form takes named fields: send them form-encoded or as one JSON object.")
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for name, value in request.form.items(multi=True):
             if _FORM_CONTROL.search(name) or _FORM_CONTROL.search(value):

@@ -115,6 +115,13 @@ def _request(url: str, token: str, data: dict | None = None) -> dict:
 def test_the_service_runs_unprivileged_and_grades_through_the_sandbox_with_full_marks(service: Service) -> None:
     added = service.run("-m", "grader", "user", "add", "student1", "--role", "student")
     assert added.returncode == 0, added.stderr
+    for step in (  # the student takes a course that runs the lab (submissions belong to a course)
+        ("course", "create", "ci", "--title", "CI course"),
+        ("course", "add-lab", "ci", LAB),
+        ("course", "enrol", "ci", "student1"),
+    ):
+        done = service.run("-m", "grader", *step)
+        assert done.returncode == 0, done.stderr
     issued = service.run("-m", "grader", "user", "token", "student1")
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.split()[-1] if issued.stdout.split() else ""

@@ -152,6 +152,14 @@ def test_deep_json_is_400_not_a_recursion_error(client, alice_token):
         assert "nested deeper" in assert_json_error(response, 400)["message"]
 
 
+@pytest.mark.parametrize("body", ["false", "[1, 2]", "3", "null", '"text"'])
+def test_a_page_form_sent_json_that_is_not_an_object_is_400(client, body):
+    """Flask-WTF reads a JSON body as the form's fields; a list or false broke it (a 500)."""
+    response = client.post("/login", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "named fields" in response.get_data(as_text=True)
+
+
 def test_json_depth_counts_brackets_outside_strings_only():
     assert not json_too_deep(b'{"a": "' + b"[" * 100 + b'"}')
     assert not json_too_deep(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
