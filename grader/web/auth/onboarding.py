@@ -248,19 +248,7 @@ def resend(user_id: int) -> Any:
     """A new invitation (the earlier link stops working): mailed, or shown once."""
     from grader.service.onboarding import resend_invitation
 
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    user = _student(user_id)
-    db = get_db()
-    try:
-        sent = resend_invitation(db, config(), user, base_url=base_url(), created_by=f"web:{current_user.username}")
-    except ValueError as exc:
-        flash(str(exc), "warning")
-        return redirect(url_for("auth.invitations"))
-    db.commit()
-    mails_queued()
-    _show_or_say(sent, "A new invitation")
-    return _back(sent)
+    return _send_link(user_id, resend_invitation, "A new invitation")
 
 
 @bp.route("/students/<int:user_id>/reset-link", methods=["POST"])
@@ -269,18 +257,23 @@ def issue_reset_link(user_id: int) -> Any:
     """A password-reset link for a student of your course: mailed when mail is on, else shown once."""
     from grader.service.onboarding import reset_link
 
+    return _send_link(user_id, reset_link, "A password-reset link")
+
+
+def _send_link(user_id: int, issue: Any, what: str) -> Any:
+    """Issue a link for a student of yours with ``issue`` (mailed, or shown once) and go back."""
     if not ActionForm().validate_on_submit():
         abort(400)
     user = _student(user_id)
     db = get_db()
     try:
-        sent = reset_link(db, config(), user, base_url=base_url(), created_by=f"web:{current_user.username}")
+        sent = issue(db, config(), user, base_url=base_url(), created_by=f"web:{current_user.username}")
     except ValueError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("auth.invitations"))
     db.commit()
     mails_queued()
-    _show_or_say(sent, "A password-reset link")
+    _show_or_say(sent, what)
     return _back(sent)
 
 
