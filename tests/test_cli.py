@@ -716,6 +716,20 @@ def test_script_check_correct_file_exits_0():
     assert proc.stderr == ""
 
 
+def test_script_check_ends_without_teardown_yet_writes_everything(capsys):
+    # check ends with os._exit once its output is flushed: through a pipe its report
+    # arrives whole (the golden text at 80 columns; JSON that parses to what the
+    # in-process run prints), with its exit status.
+    path = (ROOT / impl("lab02-cross-entropy", "wrong_log10.py")).relative_to(ROOT)
+    args = ("check", path, "--lab", "lab02-cross-entropy", "--seed", 3)
+    proc = lossgrader(*args, COLUMNS="80")
+    assert (proc.returncode, proc.stderr) == (1, "")
+    matches_golden_text("check-lab02-wrong_log10.txt", proc.stdout)
+    proc = lossgrader(*args, "--json")
+    assert (proc.returncode, proc.stderr) == (1, "")
+    assert json.loads(proc.stdout) == json.loads(invoke(capsys, *args, "--json").out)
+
+
 def test_script_check_at_80_columns_fits_and_says_the_diagnosis_once():
     lab = "lab02-cross-entropy"
     proc = lossgrader("check", impl(lab, "wrong_log10.py"), "--lab", lab, "--seed", 3, COLUMNS="80")
@@ -884,14 +898,15 @@ def test_check_runs_in_the_child_started_before_the_engine_loaded(capsys, monkey
     started = []
     prestarted = SubprocessRunner.prestarted.__func__
 
-    def spy(cls, limits):
-        runner = prestarted(cls, limits)
-        started.append((runner, runner._spare, limits))
+    def spy(cls, limits, **options):
+        runner = prestarted(cls, limits, **options)
+        started.append((runner, runner._spare, limits, options))
         return runner
 
     monkeypatch.setattr(SubprocessRunner, "prestarted", classmethod(spy))
     result = invoke(capsys, "check", impl("lab01-mse", "correct_vectorised.py"), "--lab", "lab01-mse", "--seed", 3)
     assert result.code == 0
-    [(runner, child, limits)] = started
+    [(runner, child, limits, options)] = started
     assert limits == find_lab("lab01-mse").limits
+    assert options == {"fork": True}  # forked where that is safe: see tests/grading/test_prestarted_runner.py
     assert runner._spare is None and child.proc.returncode == 0  # used for the run, which ended normally

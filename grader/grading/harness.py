@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import copy
 import itertools
 import math
@@ -379,6 +380,13 @@ def main() -> None:
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process; the submission gets no access to the request
     with os.fdopen(events_fd, "wb") as out:  # buffered: serve() flushes once per call
         serve(request, out)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # the submission may have replaced or closed them
+            stream.flush()
+    # Everything is sent: end without the interpreter's teardown (~15 ms with NumPy loaded,
+    # which the grader would wait for), and without running the submission's atexit
+    # handlers and finalisers, which have nothing left to report.
+    os._exit(0)
 
 
 if __name__ == "__main__":

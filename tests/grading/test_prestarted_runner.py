@@ -4,14 +4,16 @@ and the runner notices a child's exit when it happens."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 
-from grader.grading.runner import Call, RunLimits, SubprocessRunner, wait_for_exit
+from grader.grading.runner import Call, RunLimits, SubprocessRunner, child_environment, wait_for_exit
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="rlimits are POSIX-only")
 
@@ -103,3 +105,96 @@ def test_wait_for_exit_reaps_an_ended_child_and_times_out_on_a_running_one(monke
     finally:
         running.kill()
         running.wait()
+
+
+# A forked child (``prestarted(..., fork=True)``, what ``check`` asks for) is compared with
+# a new one from a process of its own: pytest's process runs BLAS threads, in which the
+# runner rightly refuses to fork. What each child reports of itself goes to its output.
+FORK_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+from grader.grading.runner import Call, RunLimits, SubprocessRunner, _ForkedProcess
+
+SELF = '''
+import json, os, sys, resource
+def f(a):
+    names = ("CPU", "AS", "FSIZE", "NOFILE", "CORE")
+    print(json.dumps({
+        "limits": [resource.getrlimit(getattr(resource, "RLIMIT_" + n)) for n in names],
+        "environment": dict(os.environ), "own session": os.getsid(0) == os.getpid(),
+        "folder": os.listdir("."), "descriptors": sorted(os.listdir("/proc/self/fd")),
+        "path": sys.path, "argv": sys.argv, "stdin": sys.stdin.read(),
+        "threads": len(os.listdir("/proc/self/task")),
+    }))
+    return float(a.sum())
+'''
+LIMITS = RunLimits(wall_seconds=5, cpu_seconds=3, memory_mib=900, output_bytes=20000)
+CALLS = [Call("c", "f", (np.array([1.0, 2.0]),))]
+
+def child_view(runner):
+    report = runner.run(SELF, ["f"], CALLS, LIMITS)
+    return {"value": float(report.outcomes[0].value), "termination": report.termination, **json.loads(report.output)}
+
+found = {}
+with SubprocessRunner.prestarted(LIMITS, fork=True) as runner:
+    found["forked"] = isinstance(runner._spare.proc, _ForkedProcess)
+    found["forked child"] = child_view(runner)
+found["new child"] = child_view(SubprocessRunner())
+with SubprocessRunner.prestarted(RunLimits(wall_seconds=1, cpu_seconds=5), fork=True) as runner:
+    looping = runner.run("def f(a):\n    while True:\n        pass\n", ["f"], CALLS, RunLimits(1, 5))
+    found["loop"] = [looping.outcomes[0].status, looping.termination]
+started = time.monotonic()
+for _ in range(20):  # killed at once, maybe before its setsid(): reaped, never waited on forever
+    runner = SubprocessRunner.prestarted(LIMITS, fork=True)
+    child = runner._spare.proc
+    assert isinstance(child, _ForkedProcess)
+    runner.close()
+    found.setdefault("closed", []).append(child.returncode)
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def forked() -> dict:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the runner forks on Linux only")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": "/nonexistent-on-the-parent-path"}
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_forked_child_is_what_a_new_interpreter_would_be(forked):
+    assert forked["forked"] is True  # it did fork: one thread, Linux
+    assert forked["forked child"] == forked["new child"]  # limits, environment, session, folder, fds, path
+    child = forked["forked child"]
+    assert child["value"] == 3.0 and child["termination"] is None
+    assert child["limits"][:2] == [[3, 4], [900 * 1024 * 1024] * 2]
+    assert sorted(child["environment"]) == sorted(child_environment())
+    assert child["own session"] and child["folder"] == [] and child["stdin"] == "" and child["threads"] == 1
+    assert "/nonexistent-on-the-parent-path" not in child["path"] and child["argv"] == ["-c"]
+
+
+def test_a_forked_child_is_stopped_by_the_limits_and_never_lingers(forked):
+    assert forked["loop"] == ["not_run", "time limit of 1 s exceeded"]
+    assert forked["closed"] == [-9] * 20  # SIGKILLed and reaped
+
+
+def test_no_fork_while_another_thread_runs_or_off_linux(monkeypatch):
+    from grader.grading.runner import _Child
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert _Child.fork(LIMITS) is None
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert _Child.fork(LIMITS) is None
+    with SubprocessRunner.prestarted(LIMITS, fork=True) as runner:  # a new interpreter instead
+        assert isinstance(runner._spare.proc, subprocess.Popen)
+        assert introspect(runner, LIMITS)[:2] == [3, 4]
