@@ -164,8 +164,12 @@ def print_result(
     notes = result.student_notes()
     if notes:  # about the file itself: a notebook's dropped magics, statements the load skipped
         console.print(Text("About your file", style="bold"))
+        items = Table.grid(padding=(0, 1, 0, 0))  # a hanging indent: each note's lines under its text
+        items.add_column(width=1)
+        items.add_column()
         for note in notes:
-            console.print(Padding(markdown_text(note), (0, 0, 0, 2)))
+            items.add_row("-", markdown_text(note))
+        console.print(Padding(items, (0, 0, 0, 2)))
         console.print()
     if details:
         print_details(console, result, instructor=instructor)

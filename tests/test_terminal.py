@@ -186,3 +186,24 @@ def test_printed_output_is_indented_under_a_heading_and_cut():
     assert "Your code printed (20 of 50 lines):" in text
     assert "  All tests passed! line 19" in text and "line 20" not in text
     assert "printed" not in render(result([fixture("a")], output=printed), instructor=True)
+
+
+def test_notes_about_the_file_are_a_list_each_with_a_hanging_indent():
+    warnings = [
+        {
+            "message": "line 5 (`import matplotlib.pyplot as plt`) was skipped when your file loaded: only NumPy "
+            "and the Python standard library are available to your code; `matplotlib` is not."
+        },
+        {
+            "message": "line 9 (`plt.show()`) was skipped when your file loaded: it uses `plt`, which line 5 "
+            "would have defined."
+        },
+    ]
+    text = render(
+        result([fixture("a", passed=True)], notes=["`%matplotlib inline` was dropped."], load_warnings=warnings)
+    )
+    lines = [line.rstrip() for line in text[text.index("About your file") :].splitlines()]
+    assert lines[1] == "  - %matplotlib inline was dropped."
+    assert lines[2].startswith("  - line 5 (import matplotlib.pyplot as plt) was skipped")
+    assert lines[3].startswith("    ") and not lines[3].startswith("     ")  # under the note's text, not the dash
+    assert [line[:4] for line in lines[1:7]].count("  - ") == 3 and all(len(line.rstrip()) <= 80 for line in lines)

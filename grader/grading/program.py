@@ -71,11 +71,10 @@ class Program:
             return None
 
     def _code(self, statement: ast.stmt) -> str:
-        """The statement's first line, short, as a code span's content."""
-        lines = (self.check.text or "").splitlines()
-        first = lines[statement.lineno - 1] if statement.lineno <= len(lines) else ""
-        more = (getattr(statement, "end_lineno", None) or statement.lineno) > statement.lineno
-        return _snippet(first + (" …" if more else ""))
+        """The statement's first line, short, as a code span's content (without a comment after it)."""
+        segment = ast.get_source_segment(self.check.text or "", statement) or ""
+        first, _, rest = segment.partition("\n")
+        return _snippet(first + (" …" if rest else ""))
 
     def load_message(self, report: RunReport) -> str | None:
         """What a student reads when the file raised while loading (None when it loaded)."""
@@ -99,11 +98,14 @@ class Program:
             where = self.where(statement.lineno)
             error = _clean(item.error)
             module = self._unavailable(item.error, self._imports_in(statement))
+            source = self._skipped_source(item.error, skipped, before=statement)
             if module:
                 reason = f"{PROVIDED}; `{module}` is not."
+            elif source is not None:  # that statement's own warning, above, says why: not again here
+                name, earlier = source
+                reason = f"it uses `{name}`, which {self.where(earlier.lineno)} would have defined."
             else:
-                because = self._because(item.error, skipped, before=statement)
-                reason = f"it raised {_code_span(error)}" + (f" ({because})." if because else ".")
+                reason = f"it raised {_code_span(error)}."
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 reason += f" So `{statement.name}` was not defined."  # its decorator or a default raised
             code = self._code(statement)
@@ -169,18 +171,28 @@ class Program:
     ) -> str:
         """``"`plt` was not defined because line 5 (`…`) was skipped when your file
         loaded"`` for a NameError of a name that a skipped statement binds, else ``""``."""
+        source = self._skipped_source(error, skipped)
+        if source is None:
+            return ""
+        name, statement = source
+        where, code = self.where(statement.lineno), self._code(statement)
+        return f"`{name}` was not defined because {where} (`{code}`) was skipped when your file loaded"
+
+    @staticmethod
+    def _skipped_source(
+        error: str, skipped: list[tuple[ast.stmt, SkippedStatement]], before: ast.stmt | None = None
+    ) -> tuple[str, ast.stmt] | None:
+        """For a NameError, the name and the skipped statement (before ``before``) that binds it."""
         match = _NAME_ERROR.match(error)
         if not match:
-            return ""
+            return None
         name = match.group(1)
         for statement, _ in skipped:
             if before is not None and statement.lineno >= before.lineno:
                 break
             if name in bound_names(statement):
-                where = self.where(statement.lineno)
-                code = self._code(statement)
-                return f"`{name}` was not defined because {where} (`{code}`) was skipped when your file loaded"
-        return ""
+                return name, statement
+        return None
 
     def _imports_at(self, line: int | None) -> list[str]:
         """Modules imported by import statements on ``line`` (nested ones too)."""

@@ -63,7 +63,12 @@ def test_the_textbook_notebook_gets_every_point_with_its_leftover_cell_noted(run
         "only NumPy and the Python standard library are available to your code; `dataset` is not."
     )
     assert "cell 13, line 7" in where  # load_mnist(...): not defined, because line 5 was skipped
-    assert "because cell 13, line 5" in result.load_warnings[1]["message"]
+    # It says where the name would have come from, once: line 5's own warning says why.
+    assert result.load_warnings[1]["message"] == (
+        "cell 13, line 7 (`(x_train, t_train), (x_test, t_test) = load_mnist(normalize…`) was skipped when "
+        "your file loaded: it uses `load_mnist`, which cell 13, line 5 would have defined."
+    )
+    assert result.load_warnings[0]["code"] == "from dataset.mnist import load_mnist"  # without the comment after it
 
 
 def test_stored_outputs_are_ignored() -> None:
@@ -144,7 +149,7 @@ def test_a_function_cell_after_failing_cells_is_graded(runner) -> None:
         "cell 3, line 1",
         "cell 5, line 1",
     ]
-    assert "`plt` was not defined because cell 1, line 2" in result.load_warnings[1]["message"]
+    assert result.load_warnings[1]["message"].endswith(": it uses `plt`, which cell 1, line 2 would have defined.")
 
 
 def test_a_strict_lab_stops_at_the_first_failing_cell(runner) -> None:
