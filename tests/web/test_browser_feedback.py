@@ -25,6 +25,7 @@ IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 LOG10 = IMPLEMENTATIONS / "lab02-cross-entropy" / "wrong_log10.py"
 SYNTAX_ERROR = IMPLEMENTATIONS / "bad_files" / "syntax_error.py"
 NO_DELTA = IMPLEMENTATIONS / "lab02-cross-entropy" / "wrong_no_delta.py"
+NOTEBOOK = ROOT / "tests" / "grading" / "notebooks" / "textbook.ipynb"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 800}
@@ -160,3 +161,25 @@ def test_a_partly_right_file_shows_its_causes_passed_fixtures_folded_and_its_war
     messages = [m.strip() for m in page.locator(".cause-message").all_inner_texts()]
     assert len(messages) == len(set(messages)), messages  # each cause once
     _shot(page, "partial-desktop")
+
+
+def test_a_notebook_with_leftover_cells_gets_every_point_and_reads_what_was_skipped(student_page: Any) -> None:
+    # The course's own notebook (Japanese notes, an MNIST cell that cannot run here).
+    page = student_page
+    page.set_viewport_size(DESKTOP)
+    _submit(page, "lab01-mse", NOTEBOOK)
+    status = page.locator("#status")
+    assert "outcome-passed" in (status.get_attribute("class") or ""), status.inner_text()
+    assert " ".join(status.inner_text().split()) == "✓ Graded — All 25 fixtures passed: 25 / 25 points"  # once
+    notes = page.locator("section.file-notes li")
+    texts = [notes.nth(i).inner_text() for i in range(notes.count())]
+    assert texts[0].startswith("cell 13, line 5 (from dataset.mnist import load_mnist) was skipped"), texts
+    assert "only NumPy and the Python standard library are available to your code; dataset is not." in texts[0]
+    assert texts[1].endswith("it uses load_mnist, which cell 13, line 5 would have defined."), texts
+    body = page.locator("main").inner_text()
+    assert "`" not in body and "NameError" not in body  # said as causes, once each, not as the cascade's errors
+    _shot(page, "notebook-desktop")
+    page.set_viewport_size(PHONE)
+    assert _sideways(page) <= 0, f"the page is {_sideways(page)} px wider than a 375 px screen"
+    _shot(page, "notebook-phone")
+    page.set_viewport_size(DESKTOP)
