@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +126,11 @@ def _cells(text: str) -> tuple[list[Any], str | None]:
         return [], f"the notebook's format (nbformat {str(version)[:10]}) is not supported; save it as nbformat 4."
     try:
         # Validation errors are captured, not raised: what matters is that the cells read.
-        notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
+        # nbformat also warns (on stderr) of cells without ids, which notebooks of format
+        # 4.5 should have and hand-made ones lack: nothing the student needs to fix.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
         cells = list(notebook.get("cells") or [])
     except Exception as exc:  # nbformat's own errors for a broken structure
         return [], f"the notebook cannot be read ({type(exc).__name__}); save it again from Jupyter or Colab."
