@@ -130,7 +130,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "db": LazyCommand("grader.commands.db", "Create and migrate the database schema.", _SERVICE),
     "user": LazyCommand("grader.commands.users", "Manage users and their API tokens.", _SERVICE),
     "course": LazyCommand(
-        "grader.commands.courses", "Courses: create, list, add labs, copy to a new term, enrol.", _SERVICE
+        "grader.commands.courses", "Courses: create, edit, list, add labs, copy to a new term, enrol.", _SERVICE
     ),
     "roster": LazyCommand("grader.commands.course", "The course roster.", _SERVICE),
     "regrade": LazyCommand(

@@ -1,4 +1,4 @@
-"""``lossgrader course``: create, list and copy courses, put labs of the library into them, enrol people.
+"""``lossgrader course``: create, edit, list and copy courses, put labs of the library into them, enrol people.
 
 The other course commands (roster import, lab set, extension grant, regrade, export) take
 ``--course CODE``; without it they use the service's only course, and say so when there
@@ -45,13 +45,20 @@ def resolve_course(session: Session, code: str | None) -> Course:
     raise UserError("there are several courses: name one with --course CODE (see `lossgrader course list`)")
 
 
-def _audit(session: Session, course: Course, action: str, new: dict[str, object], note: str = "") -> None:
-    session.add(AuditEvent(actor_label=actor_label(), action=action, course_id=course.id, new=new, note=note))
+def _audit(
+    session: Session,
+    course: Course,
+    action: str,
+    new: dict[str, object],
+    note: str = "",
+    old: dict[str, object] | None = None,
+) -> None:
+    session.add(AuditEvent(actor_label=actor_label(), action=action, course_id=course.id, old=old, new=new, note=note))
 
 
 @click.group()
 def course() -> None:
-    """Courses: create, list, add labs, copy to a new term, enrol."""
+    """Courses: create, edit, list, add labs, copy to a new term, enrol."""
 
 
 @course.command("create")
@@ -69,6 +76,31 @@ def course_create(code: str, title: str, term: str, timezone: str) -> None:
         _audit(session, created, "course_create", {"code": created.code, "title": created.title, "term": created.term})
         line = f"created course {created.code}: {created.title} ({created.term or 'no term'}, {created.timezone})"
     out.print(escape(line), soft_wrap=True)
+
+
+@course.command("edit")
+@click.argument("code")
+@click.option("--title", default=None, help="The new title, as students see it.")
+@click.option("--term", default=None, help="The new term, e.g. '2027 spring'.")
+@click.option("--timezone", default=None, help="The new IANA time zone of its pages and due dates.")
+def course_edit(code: str, title: str | None, term: str | None, timezone: str | None) -> None:
+    """Change course CODE's title, term or time zone; prints old → new (stored due dates stay the same instants)."""
+    if title is None and term is None and timezone is None:
+        raise UserError("nothing to change: give --title, --term or --timezone (see lossgrader course edit -h)")
+    with open_db() as db, db.session() as session:
+        found = resolve_course(session, code)
+        try:
+            changed = service.update_course(session, found, title=title, term=term, timezone=timezone)
+        except service.CourseError as exc:
+            raise UserError(str(exc)) from None
+        if changed:
+            old = {key: before for key, (before, _after) in changed.items()}
+            _audit(session, found, "course_edit", {key: after for key, (_before, after) in changed.items()}, old=old)
+        code = found.code
+    if not changed:
+        out.print(f"{escape(code)}: nothing changed", soft_wrap=True)
+    for key, (before, after) in changed.items():
+        out.print(escape(f"{code}: {key}: {before!r} → {after!r}"), soft_wrap=True)
 
 
 @course.command("list")

@@ -100,18 +100,28 @@ def list_courses(session: Session) -> list[Course]:
 
 
 def update_course(session: Session, course: Course, **changes: Any) -> dict[str, tuple[Any, Any]]:
-    """Change ``title``, ``term`` or ``timezone``; return ``{field: (old, new)}`` for what changed."""
-    changed: dict[str, tuple[Any, Any]] = {}
+    """Change ``title``, ``term`` or ``timezone`` (None: keep); return ``{field: (old, new)}`` for what changed.
+
+    Every value is checked before any is set: on :class:`CourseError` the course is unchanged.
+    """
+    wanted: dict[str, Any] = {}
     for key, value in changes.items():
         if value is None:
             continue
         if key == "timezone":
             value = check_timezone(value)
-        elif key not in ("title", "term"):
+        elif key == "title":
+            value = value.strip()[:200]  # as create_course stores it
+            if not value:
+                raise CourseError("a course's title cannot be empty")
+        elif key == "term":
+            value = value.strip()[:64]
+        else:
             raise CourseError(f"a course has no setting {key!r}")
-        if getattr(course, key) != value:
-            changed[key] = (getattr(course, key), value)
-            setattr(course, key, value)
+        wanted[key] = value
+    changed = {key: (getattr(course, key), value) for key, value in wanted.items() if getattr(course, key) != value}
+    for key, (_old, value) in changed.items():
+        setattr(course, key, value)
     return changed
 
 

@@ -157,3 +157,56 @@ def test_enrol_gives_a_role_per_course(stored: Stored, capsys) -> None:
     with stored() as session:
         roles = session.execute(select(Course.code, Enrolment.role).join(Enrolment).order_by(Course.code)).all()
         assert [tuple(r) for r in roles] == [("one", "student"), ("two", "grader")]
+
+
+def test_edit_changes_each_field_and_audits_it(stored: Stored, capsys) -> None:
+    run(["course", "create", "dl", "--title", "Deep learning", "--term", "2027 spring"])
+    capsys.readouterr()
+    assert run(["course", "edit", "dl", "--title", "Deep learning I"]) == 0
+    assert capsys.readouterr().out == "dl: title: 'Deep learning' → 'Deep learning I'\n"
+    assert run(["course", "edit", "dl", "--term", " 2027 fall ", "--timezone", "Europe/Paris"]) == 0
+    assert capsys.readouterr().out == "dl: term: '2027 spring' → '2027 fall'\ndl: timezone: 'UTC' → 'Europe/Paris'\n"
+    with stored() as session:
+        found = course(session, "dl")
+        assert (found.title, found.term, found.timezone) == ("Deep learning I", "2027 fall", "Europe/Paris")
+        edits = session.scalars(
+            select(AuditEvent).where(AuditEvent.course_id == found.id, AuditEvent.action == "course_edit")
+        ).all()
+        assert [(e.old, e.new) for e in edits] == [
+            ({"title": "Deep learning"}, {"title": "Deep learning I"}),
+            ({"term": "2027 spring", "timezone": "UTC"}, {"term": "2027 fall", "timezone": "Europe/Paris"}),
+        ]
+        assert all(e.actor_label.startswith("cli:") for e in edits)
+
+
+def test_edit_to_the_same_values_changes_nothing(stored: Stored, capsys) -> None:
+    run(["course", "create", "dl", "--title", "DL", "--term", "t1"])
+    capsys.readouterr()
+    assert run(["course", "edit", "dl", "--title", "DL", "--term", "t1", "--timezone", "UTC"]) == 0
+    assert capsys.readouterr().out == "dl: nothing changed\n"
+    with stored() as session:
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "course_edit")).all() == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["course", "edit", "nope", "--title", "x"], "error: no course 'nope' (see `lossgrader course list`)"),
+        (
+            ["course", "edit", "dl", "--title", "New", "--timezone", "Mars/Olympus"],
+            "error: unknown time zone 'Mars/Olympus'",
+        ),
+        (["course", "edit", "dl", "--term", "t2", "--title", "  "], "error: a course's title cannot be empty"),
+        (["course", "edit", "dl"], "error: nothing to change: give --title, --term or --timezone"),
+    ],
+)
+def test_edit_bad_input_is_one_line_and_stores_nothing(stored: Stored, capsys, argv: list[str], message: str) -> None:
+    run(["course", "create", "dl", "--title", "DL", "--term", "t1", "--timezone", "Europe/Berlin"])
+    capsys.readouterr()
+    assert run(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(message) and captured.err.count("\n") == 1 and captured.out == ""
+    with stored() as session:
+        found = course(session, "dl")
+        assert (found.title, found.term, found.timezone) == ("DL", "t1", "Europe/Berlin")
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "course_edit")).all() == []
