@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import random
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import ACCOUNT_RE, STARTUP_SECONDS, _free_port, _healthy, _stop
+from tests.web.test_browser import ACCOUNT_RE, _stop, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEZONE = "Europe/Paris"
@@ -52,41 +48,6 @@ class Course:
     database_url: str
     students: dict[str, int] = field(default_factory=dict)  # display name → user id
     submissions: dict[str, int] = field(default_factory=dict)  # lab id → how many were seeded
-
-
-def _start(folder: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str, Path, str] | None:
-    """``lossgrader serve`` on a free port; None if another process took the port first."""
-    folder = folder / f"try{attempt}"
-    folder.mkdir()
-    database_url = f"sqlite:///{folder / 'serve.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
-    if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):  # only for machines where the sandbox cannot run
-        env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
-    env.update(
-        LOSSGRADER_DATABASE_URL=database_url,
-        LOSSGRADER_INSTANCE_PATH=str(folder / "instance"),
-        LOSSGRADER_TIMEZONE=TIMEZONE,
-        COLUMNS="200",  # the demo-accounts table must not wrap
-        PYTHONUNBUFFERED="1",
-    )
-    port = _free_port()
-    log = folder / "serve.log"
-    command = [str(Path(sys.executable).with_name("lossgrader")), "serve", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command, "--workers", "1", "--threads", "8"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while f"running at {url}/" not in (text := log.read_text(errors="replace")) or not _healthy(url):
-        if "Connection in use" in text:
-            _stop(process)
-            return None
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            pytest.fail(f"lossgrader serve did not start:\n{text[-4000:]}")
-        time.sleep(0.3)
-    return process, url, log, database_url
 
 
 def seed_course(database_url: str, now: dt.datetime) -> tuple[dict[str, int], dict[str, int]]:
@@ -160,15 +121,8 @@ def seed_course(database_url: str, now: dt.datetime) -> tuple[dict[str, int], di
 
 def course_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
     """The body of a module-scoped ``course`` fixture: start, seed, yield, stop."""
-    folder = tmp_path_factory.mktemp("course")
-    started = None
-    for attempt in range(5):
-        started = _start(folder, attempt)
-        if started:
-            break
-    if started is None:
-        pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
-    process, url, log, database_url = started
+    process, url, log, env = start_server(tmp_path_factory.mktemp("course"), LOSSGRADER_TIMEZONE=TIMEZONE)
+    database_url = env["LOSSGRADER_DATABASE_URL"]
     try:
         passwords = {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
         assert {"demo-instructor", "demo-student1"} <= passwords.keys(), log.read_text(errors="replace")[-4000:]

@@ -90,22 +90,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def _serve(folder: Path, env: dict[str, str], attempt: int) -> tuple[subprocess.Popen[bytes], str, Path] | None:
     """Start ``lossgrader serve`` on a free port; (process, url, log) once it answers, None if the
-    port was taken between choosing and binding it (the caller tries another)."""
+    port was taken between choosing and binding it (the caller tries another). ``env`` gets the
+    database, instance folder and base URL it was started with."""
     port = _free_port()
     folder = folder / f"try{attempt}"  # a fresh database each time: the demo passwords are printed only once
     folder.mkdir()
-    env = {
-        **env,
-        "LOSSGRADER_DATABASE_URL": f"sqlite:///{folder / 'serve.db'}",
-        "LOSSGRADER_INSTANCE_PATH": str(folder / "instance"),
-    }
+    url = f"http://127.0.0.1:{port}"
+    env.update(
+        LOSSGRADER_DATABASE_URL=f"sqlite:///{folder / 'serve.db'}",
+        LOSSGRADER_INSTANCE_PATH=str(folder / "instance"),
+        LOSSGRADER_BASE_URL=url,  # the links in its mails
+    )
     log = folder / "serve.log"
     command = [str(Path(sys.executable).with_name("lossgrader")), "serve", "--port", str(port)]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [*command, "--workers", "1", "--threads", "8"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     # Ours once it says it runs (said after binding): until then the port may be someone else's.
     while f"running at {url}/" not in (text := log.read_text(errors="replace")) or not _healthy(url):
@@ -119,21 +120,25 @@ def _serve(folder: Path, env: dict[str, str], attempt: int) -> tuple[subprocess.
     return process, url, log
 
 
-def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """``lossgrader serve`` under ``folder`` with none of this process's LOSSGRADER_ settings (but an insecure
-    sandbox where asked for); (process, url, log) once it answers, on another port if one was taken."""
+def start_server(folder: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str, Path, dict[str, str]]:
+    """``lossgrader serve`` on a fresh SQLite file under ``folder``, with none of this process's
+    LOSSGRADER_ settings but ``settings`` (and an insecure sandbox where asked for); (process, url,
+    log, its environment) once it answers, on another port if one was taken."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
     if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):  # only for machines where the sandbox cannot run
         env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
-    env.update(
-        COLUMNS="200",  # the demo-accounts table must not wrap
-        PYTHONUNBUFFERED="1",
-    )
+    env.update(COLUMNS="200", PYTHONUNBUFFERED="1", **settings)  # the demo-accounts table must not wrap
     for attempt in range(5):
         started = _serve(folder, env, attempt)
         if started:
-            return started
+            return (*started, env)
     pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
+
+
+def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """:func:`start_server` with no settings of its own: (process, url, log)."""
+    process, url, log, _ = start_server(folder)
+    return process, url, log
 
 
 def _passwords(log: Path) -> dict[str, str]:

@@ -16,11 +16,9 @@ Screenshots go to ``docs/screenshots/onboarding-*.png``. Launching follows
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ import pytest
 
 from tests.mailserver import MailCatcher, smtp_server, text_and_html
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Person, Provider, oidc_provider
-from tests.web.test_browser import ACCOUNT_RE, STARTUP_SECONDS, _free_port, _healthy, _stop, browser  # noqa: F401 - fixture
+from tests.web.test_browser import ACCOUNT_RE, _stop, browser, start_server  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -60,55 +58,19 @@ class Service:
     folder: Path
 
 
-def _start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, Path] | None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env["LOSSGRADER_BASE_URL"] = url
-    log = folder / f"serve-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [LOSSGRADER, "serve", "--port", str(port), "--workers", "1", "--threads", "8"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while f"running at {url}/" not in (text := log.read_text(errors="replace")) or not _healthy(url):
-        if "Connection in use" in text:
-            _stop(process)
-            return None
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            pytest.fail(f"lossgrader serve did not start:\n{text[-4000:]}")
-        time.sleep(0.3)
-    return process, url, log
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """``lossgrader serve`` on a fresh SQLite file, with mail and single sign-on configured."""
     folder = tmp_path_factory.mktemp("onboarding")
     with smtp_server(login=("grader", "mail-secret")) as mail, oidc_provider(PEOPLE) as provider:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOSSGRADER_")}
-        if os.environ.get("LOSSGRADER_INSECURE_SANDBOX"):
-            env["LOSSGRADER_INSECURE_SANDBOX"] = os.environ["LOSSGRADER_INSECURE_SANDBOX"]
-        env.update(
-            LOSSGRADER_DATABASE_URL=f"sqlite:///{folder / 'serve.db'}",
-            LOSSGRADER_INSTANCE_PATH=str(folder / "instance"),
+        process, url, log, env = start_server(
+            folder,
             LOSSGRADER_SMTP_URL=mail.url,
             LOSSGRADER_MAIL_FROM="Deep Learning 101 <dl101@example.edu>",
             LOSSGRADER_OIDC_ISSUER=provider.issuer,
             LOSSGRADER_OIDC_CLIENT_ID=CLIENT_ID,
             LOSSGRADER_OIDC_CLIENT_SECRET=CLIENT_SECRET,
-            COLUMNS="200",
-            PYTHONUNBUFFERED="1",
         )
-        started = None
-        for _ in range(5):
-            started = _start(folder, env)
-            if started:
-                break
-        if started is None:
-            pytest.fail("lossgrader serve found every free port taken before it could bind it, five times")
-        process, url, log = started
         try:
             passwords = {m.group(1): m.group(3) for m in ACCOUNT_RE.finditer(log.read_text(errors="replace"))}
             assert "demo-instructor" in passwords, log.read_text(errors="replace")[-4000:]

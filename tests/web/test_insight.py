@@ -242,10 +242,10 @@ def test_an_empty_lab_says_what_will_appear(ines: Any) -> None:
     assert "No causes yet: they appear here once graded submissions lose points" in html
     assert "(no data yet: it appears once students have graded attempts with causes)" in html
     text = " ".join(html.split())
-    assert "No student has a counted submission yet" in text
+    assert "No counted submission has its causes recorded yet" in text
     assert "of the 0 " not in text and "Of the 0 " not in text  # no count of nobody
     html = ines.get(f"/instructor/labs/{LAB}/misconceptions?scope=all").get_data(as_text=True)
-    assert "No student has a graded attempt yet" in " ".join(html.split())
+    assert "No graded attempt has its causes recorded yet" in " ".join(html.split())
 
 
 def test_students_cannot_see_the_page_nor_download(client: Any, course: Any) -> None:
