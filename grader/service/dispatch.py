@@ -23,11 +23,14 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from grader.db.models import Submission, utcnow
@@ -245,6 +248,20 @@ class DramatiqDispatcher:
 # --- reconciler ------------------------------------------------------------------------
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (an outage, not a bug)."""
+    from grader.service.context import is_transient
+
+    return isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and is_transient(exc))
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Class: first line of the message`` (the driver's message, without SQL or parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else 'no message'}"
+
+
 @dataclass
 class SweepReport:
     """What one pass of the reconciler did."""
@@ -269,6 +286,8 @@ class Reconciler:
         self.grace = float(grace if grace is not None else min(5.0, self.interval))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._outage_since: float | None = None  # monotonic time the database stopped answering sweeps
+        self._failed_sweeps = 0  # in the current outage
 
     def sweep(self, now: dt.datetime | None = None, *, all_queued: bool = False) -> SweepReport:
         """One pass. ``all_queued`` ignores dispatch leases (after a restart of the embedded service)."""
@@ -333,14 +352,18 @@ class Reconciler:
                 .values(lease_until=None)
             )
 
-        run_transaction(services.sessions, expire)
-        for submission_id in run_transaction(services.sessions, due):
-            if not run_transaction(services.sessions, lambda s, i=submission_id: take(s, i)):
+        def transaction(work: Callable[[Session], Any]) -> Any:
+            # No retries (each one logs a warning): the next sweep is the retry.
+            return run_transaction(services.sessions, work, retry_seconds=0)
+
+        transaction(expire)
+        for submission_id in transaction(due):
+            if not transaction(lambda s, i=submission_id: take(s, i)):
                 continue  # another reconciler took it, or it was claimed meanwhile
             try:
                 services.dispatcher.dispatch(submission_id)
             except Exception as exc:
-                run_transaction(services.sessions, lambda s, i=submission_id: release(s, i))
+                transaction(lambda s, i=submission_id: release(s, i))
                 report.undispatched.append(submission_id)
                 log.warning("reconciler: cannot dispatch submission %s (%s); will retry", submission_id, exc)
                 break  # the dispatcher is down: do not hammer it with the rest
@@ -354,15 +377,47 @@ class Reconciler:
             )
         return report
 
+    def tick(self, *, all_queued: bool = False) -> SweepReport | None:
+        """One sweep of :meth:`run_forever`, never raising: its report, or None if it failed.
+
+        A database outage is logged once when it starts (a warning naming the error) and
+        once when a sweep gets through again, not with a traceback per sweep; any other
+        error is a bug and is logged with its traceback every time.
+        """
+        try:
+            report = self.sweep(all_queued=all_queued)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                log.exception("reconciler: sweep failed; trying again in %.0f s", self.interval)
+                return None
+            self._failed_sweeps += 1
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+                log.warning(
+                    "reconciler: database unreachable (%s); sweeping every %.0f s until it answers",
+                    describe_error(exc),
+                    self.interval,
+                )
+            else:
+                log.debug("reconciler: database still unreachable (%s)", describe_error(exc))
+            return None
+        if self._outage_since is not None:
+            lasted, failed = time.monotonic() - self._outage_since, self._failed_sweeps
+            self._outage_since, self._failed_sweeps = None, 0
+            log.warning(
+                "reconciler: database reachable again after %.0f s (%d sweep%s failed)",
+                lasted,
+                failed,
+                "" if failed == 1 else "s",
+            )
+        return report
+
     def run_forever(self, *, all_queued_first: bool = False) -> None:
         """Sweep every ``interval`` seconds until :meth:`stop`; errors are logged, never fatal."""
         all_queued = all_queued_first
         while not self._stop.is_set():
-            try:
-                self.sweep(all_queued=all_queued)
+            if self.tick(all_queued=all_queued) is not None:
                 all_queued = False
-            except Exception:
-                log.exception("reconciler: sweep failed; trying again in %.0f s", self.interval)
             self._stop.wait(self.interval)
 
     def start(self, *, all_queued_first: bool = False) -> None:

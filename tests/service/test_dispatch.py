@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 import threading
 import time
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from grader.config import Config, TestConfig
 from grader.db.models import Submission, utcnow
+from grader.db.session import make_engine, make_sessionmaker
 from grader.grading.runner import SubprocessRunner
 from grader.service.context import Services
 from grader.service.dispatch import (
@@ -195,6 +199,74 @@ def test_background_reconciler_grades_what_a_dead_process_left(make_services: Se
     while get_submission(services, left.id).status != "graded" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert get_submission(services, left.id).status == "graded"
+
+
+#: A PostgreSQL that is not there: connecting fails at once, as while the server restarts.
+UNREACHABLE = "postgresql+psycopg://postgres@/lossgrader?host=/nonexistent-lossgrader-socket-dir&port=5432"
+
+
+def reconciler_lines(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "grader.service.dispatch" and r.levelno >= level]
+
+
+def test_a_database_outage_is_logged_once_and_its_end_once(
+    make_services: ServicesFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = make_services(reconcile_seconds=15)
+    user = add_user(services)
+    left = submit(services, user, LAB, CORRECT)
+    set_row(services, left.id, submitted_at=past(10), lease_until=None)
+    working, engine = services.sessions, make_engine(UNREACHABLE)
+    services.sessions = make_sessionmaker(engine)
+    reconciler = Reconciler(services, grace=0)
+    caplog.set_level(logging.DEBUG)
+    try:
+        assert [reconciler.tick() for _ in range(4)] == [None] * 4
+    finally:
+        services.sessions = working
+        engine.dispose()
+    lines = reconciler_lines(caplog, logging.INFO)
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    (down,) = lines
+    assert down.levelno == logging.WARNING and down.exc_info is None
+    message = down.getMessage()
+    assert message.startswith("reconciler: database unreachable (OperationalError: "), message
+    assert message.endswith("); sweeping every 15 s until it answers") and "\n" not in message
+    assert not any(r.exc_info for r in caplog.records)  # no traceback, at any level
+    assert not [r for r in caplog.records if r.name == "grader.service.context"]  # no retry warnings either
+
+    caplog.clear()
+    report = reconciler.tick()
+    assert report is not None and report.dispatched == [left.id]  # what the outage held up goes out
+    (back,) = reconciler_lines(caplog)
+    assert back.levelno == logging.WARNING
+    assert re.fullmatch(r"reconciler: database reachable again after \d+ s \(4 sweeps failed\)", back.getMessage())
+
+    caplog.clear()
+    assert reconciler.tick() is not None
+    assert reconciler_lines(caplog) == []  # nothing to say while all is well
+
+
+def test_an_unexpected_error_in_a_sweep_is_logged_with_its_traceback_every_time(
+    make_services: ServicesFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = make_services()
+
+    def broken() -> Session:
+        raise RuntimeError("a bug in the reconciler")
+
+    working, services.sessions = services.sessions, broken  # type: ignore[assignment]
+    reconciler = Reconciler(services, interval=1, grace=0)
+    try:
+        assert reconciler.tick() is None and reconciler.tick() is None
+    finally:
+        services.sessions = working
+    lines = reconciler_lines(caplog)
+    assert len(lines) == 2 and all(r.levelno == logging.ERROR for r in lines)
+    assert all(r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in lines)
+    caplog.clear()
+    assert reconciler.tick() is not None
+    assert reconciler_lines(caplog) == []  # a bug is not an outage: no "reachable again"
 
 
 # --- Dramatiq --------------------------------------------------------------------------
