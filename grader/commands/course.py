@@ -209,7 +209,7 @@ def roster_import(file: Path, invitations: Path | None, course_code: str | None 
             enrolled_in = _enrol_imported(session, course_code, report.usernames)
         if report.ok and invitations is not None:
             course = session.scalar(select(Course).where(Course.code == enrolled_in)) if enrolled_in else None
-            links = _invite(db, session, report.usernames, invitations, course.title if course else None)
+            links = _invite(db, session, report.usernames, invitations, course)
     if not report.ok:
         for problem in report.errors:
             err.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)
@@ -240,11 +240,18 @@ def _enrol_imported(session: Session, code: str | None, usernames: list[str]) ->
     return course.code
 
 
-def _invite(db: Db, session: Session, usernames: list[str], path: Path, course_title: str | None = None) -> list[Any]:
+def _invite(db: Db, session: Session, usernames: list[str], path: Path, course: Course | None = None) -> list[Any]:
     """Issue the invitations and write their CSV (before the import commits: no link is lost)."""
     from grader.service.onboarding import invite, write_links_csv
 
-    links = invite(session, db.config, usernames, created_by=actor_label(), course_title=course_title)
+    links = invite(
+        session,
+        db.config,
+        usernames,
+        created_by=actor_label(),
+        course_title=course.title if course else None,
+        course_id=course.id if course else None,
+    )
     session.flush()
     _write_atomically(path, lambda handle: write_links_csv(links, handle))
     return links

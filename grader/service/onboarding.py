@@ -2,7 +2,9 @@
 
 Each function issues one-time links (:mod:`grader.service.signin`) and, when mail is
 configured, queues the mails that carry them (:mod:`grader.service.mail`); without mail
-the links come back to be shown or exported. Nothing here commits.
+the links come back to be shown or exported. Every link issued is recorded as an
+:class:`~grader.db.models.AuditEvent` (who, for whom, which kind, which course; never the
+link or its token). Nothing here commits.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.config import Config
-from grader.db.models import SignInLink, User, utcnow
+from grader.db.models import AuditEvent, Enrolment, SignInLink, User, utcnow
 from grader.service.mail import MailRefused, mail_enabled, mail_link
 from grader.service.signin import INVITATION, RESET, IssuedLink, has_signed_in, issue_link
 
 CSV_FIELDS = ("username", "email", "name", "link")
+#: The audit trail's action for a link of each purpose.
+AUDIT_ACTIONS = {INVITATION: "invitation_issue", RESET: "reset_link_issue"}
 
 
 @dataclass
@@ -49,6 +53,8 @@ def _send(
     created_by: str,
     course_title: str | None,
     mail: bool,
+    course_id: int | None = None,
+    actor_id: int | None = None,
 ) -> SentLink:
     issued = issue_link(session, user, purpose, config, base_url=base_url, created_by=created_by)
     sent = SentLink(user.username, user.email or "", user.display_name or "", issued)
@@ -58,7 +64,35 @@ def _send(
             sent.mailed = True
         except MailRefused as exc:
             sent.problem = str(exc)
+    _audit(session, user, sent, created_by, course_id, actor_id)
     return sent
+
+
+def _audit(
+    session: Session, user: User, sent: SentLink, created_by: str, course_id: int | None, actor_id: int | None
+) -> None:
+    """Record who issued which kind of link for ``user``: the link and its token stay out of the trail."""
+    if course_id is None:  # not said by the caller: the student's course, when they have exactly one
+        courses = session.scalars(
+            select(Enrolment.course_id).where(Enrolment.user_id == user.id, Enrolment.role == "student").limit(2)
+        ).all()
+        course_id = courses[0] if len(courses) == 1 else None
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            actor_label=created_by[:200],
+            action=AUDIT_ACTIONS[sent.link.purpose],
+            course_id=course_id,
+            user_id=user.id,
+            new={
+                "kind": sent.link.purpose,
+                "user": user.username,
+                "expires_at": sent.link.expires_at.isoformat(),
+                "mailed": sent.mailed,
+            },
+            note=sent.problem or "",
+        )
+    )
 
 
 def invite(
@@ -70,17 +104,19 @@ def invite(
     created_by: str = "system",
     course_title: str | None = None,
     mail: bool = True,
+    course_id: int | None = None,
+    actor_id: int | None = None,
 ) -> list[SentLink]:
     """Invitations for those of ``usernames`` who need one (see :func:`needs_invitation`) and hold no
     invitation that still works (importing the roster again does not replace the links already sent;
-    :func:`resend_invitation` does), in order."""
+    :func:`resend_invitation` does), in order. ``course_id`` and ``actor_id`` go into the audit trail."""
     wanted = list(dict.fromkeys(usernames))
     if not wanted:
         return []
     found = {u.username: u for u in session.scalars(select(User).where(User.username.in_(wanted)))}
     live = live_invitations(session, [u.id for u in found.values()])
     return [
-        _send(session, config, found[name], INVITATION, base_url, created_by, course_title, mail)
+        _send(session, config, found[name], INVITATION, base_url, created_by, course_title, mail, course_id, actor_id)
         for name in wanted
         if name in found and needs_invitation(found[name]) and found[name].id not in live
     ]
@@ -108,11 +144,13 @@ def resend_invitation(
     base_url: str | None = None,
     created_by: str = "system",
     course_title: str | None = None,
+    course_id: int | None = None,
+    actor_id: int | None = None,
 ) -> SentLink:
     """A new invitation for ``user`` (the old link stops working); ValueError if they can sign in already."""
     if has_signed_in(user):
         raise ValueError(f"{user.username} has accepted the invitation already; issue a reset link instead")
-    return _send(session, config, user, INVITATION, base_url, created_by, course_title, True)
+    return _send(session, config, user, INVITATION, base_url, created_by, course_title, True, course_id, actor_id)
 
 
 def reset_link(
@@ -123,9 +161,11 @@ def reset_link(
     base_url: str | None = None,
     created_by: str = "system",
     mail: bool = True,
+    course_id: int | None = None,
+    actor_id: int | None = None,
 ) -> SentLink:
     """A password-reset link for ``user``, mailed when mail is on and ``mail``."""
-    return _send(session, config, user, RESET, base_url, created_by, None, mail)
+    return _send(session, config, user, RESET, base_url, created_by, None, mail, course_id, actor_id)
 
 
 def write_links_csv(links: Iterable[SentLink], sink: IO[str]) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from grader.cli import run
 from grader.commands.users import open_db
 from grader.config import Config
-from grader.db.models import SignInLink, User
+from grader.db.models import AuditEvent, Course, SignInLink, User
 from grader.service.signin import RESET, redeem_link
 from grader.service.users import check_password, create_user
 from tests.mailserver import smtp_server, text_and_html
@@ -127,3 +127,33 @@ def test_serve_says_how_to_get_into_the_demo_accounts_again(db, capsys):
     said = capsys.readouterr().out
     assert "`lossgrader demo` gives them new passwords" in said
     assert "`lossgrader user reset-link demo-instructor`" in said
+
+
+def _link_events(session: Session) -> list[AuditEvent]:
+    actions = ("invitation_issue", "reset_link_issue")
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action.in_(actions)).order_by(AuditEvent.id)))
+
+
+def test_links_issued_from_the_command_line_are_audited_without_them(db, tmp_path, capsys):
+    assert run(["course", "create", "dl", "--title", "DL"]) == 0
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    out = tmp_path / "links.csv"
+    assert run(["roster", "import", str(roster), "--invitations", str(out)]) == 0
+    assert run(["user", "reset-link", "ivy"]) == 0
+    links = [r["link"] for r in csv.DictReader(out.open(newline=""))] + [capsys.readouterr().out.strip()]
+    with db() as session:
+        course_id = session.scalars(select(Course.id)).one()
+        ids = {u.username: u.id for u in session.scalars(select(User))}
+        events = _link_events(session)
+        assert [(e.action, e.actor_label.startswith("cli:"), e.actor_id, e.course_id, e.user_id) for e in events] == [
+            ("invitation_issue", True, None, course_id, ids["ada"]),
+            ("invitation_issue", True, None, course_id, ids["bob"]),
+            ("reset_link_issue", True, None, None, ids["ivy"]),  # ivy takes no course
+        ]
+        assert [(e.new["kind"], e.new["user"], e.new["mailed"]) for e in events] == [
+            ("invitation", "ada", False), ("invitation", "bob", False), ("reset", "ivy", False)
+        ]  # fmt: skip
+        stored = repr([(e.actor_label, e.old, e.new, e.note) for e in events])
+    assert len(links) == 3 and all(link.rsplit("/", 1)[1] not in stored for link in links)
+    assert "grader.example.edu" not in stored

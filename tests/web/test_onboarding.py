@@ -266,3 +266,100 @@ def test_the_invitations_page_of_one_course(client, services, course, make_user)
     assert "<h1>Invitations: Deep " in page and "nora" in page and "olga" not in page
     assert client.get("/courses/other/invitations").status_code == 404  # not hers
     assert client.get("/courses/nope/invitations").status_code == 404
+
+
+# --- the audit trail of issued links ---------------------------------------------------------
+
+
+def _link_events(services) -> list[dict]:
+    """Every column of the audit events of issued links, oldest first."""
+    from grader.db.models import AuditEvent
+
+    actions = ("invitation_issue", "reset_link_issue")
+    with session_scope(services.sessions) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action.in_(actions)).order_by(AuditEvent.id))
+        return [{c.name: getattr(e, c.name) for c in AuditEvent.__table__.columns} for e in events]
+
+
+def _course_id(services, code: str) -> int:
+    from grader.service.courses import get_course
+
+    with session_scope(services.sessions) as session:
+        return get_course(session, code).id
+
+
+def _without_secrets(events: list[dict], urls: list[str]) -> bool:
+    """No event holds a link, a token, or even the path of one."""
+    text = repr(events)
+    tokens = [url.rsplit("/", 1)[1] for url in urls]
+    return all(token not in text for token in tokens) and "/welcome/" not in text and "/reset/" not in text
+
+
+def test_an_instructor_issuing_links_is_audited_without_the_links(
+    client, services, course, instructor, newcomer, student
+):
+    login(client, "ines")
+    client.post(f"/invitations/{newcomer.id}/resend", data={"csrf_token": csrf_token(client, "/invitations")})
+    urls = LINK_RE.findall(client.get("/invitations").get_data(as_text=True))
+    client.post(f"/students/{student.id}/reset-link", data={"csrf_token": csrf_token(client, "/invitations")})
+    urls += LINK_RE.findall(client.get("/invitations").get_data(as_text=True))
+    assert len(urls) == 2
+    events = _link_events(services)
+    dl101 = _course_id(services, course)
+    assert [
+        (e["action"], e["actor_id"], e["actor_label"], e["course_id"], e["user_id"], e["old"], e["note"])
+        for e in events
+    ] == [
+        ("invitation_issue", instructor.id, "web:ines", dl101, newcomer.id, None, ""),
+        ("reset_link_issue", instructor.id, "web:ines", dl101, student.id, None, ""),
+    ]
+    assert [{key: value for key, value in e["new"].items() if key != "expires_at"} for e in events] == [
+        {"kind": "invitation", "user": "nora", "mailed": False},
+        {"kind": "reset", "user": "alice", "mailed": False},
+    ]
+    assert all(dt.datetime.fromisoformat(e["new"]["expires_at"]) > dt.datetime.now(dt.timezone.utc) for e in events)
+    assert _without_secrets(events, urls)
+
+
+def test_the_audited_course_of_a_link_is_the_page_s_when_the_student_has_several(client, services, course, newcomer):
+    with session_scope(services.sessions) as session:
+        other = ensure_course(session, "other", "Other")
+        enrol(session, other, session.get(User, newcomer.id), "student")
+        enrol(session, other, session.scalar(select(User).where(User.username == "ines")), "instructor")
+        enrol(session, ensure_course(session, "third", "Not hers"), session.get(User, newcomer.id), "student")
+    login(client, "ines")
+    token = csrf_token(client, "/courses/other/invitations")
+    for hint in ("other", None, "third", "nope"):  # hers, none, one she does not teach, no such course
+        data = {"csrf_token": token, **({"course": hint} if hint else {})}
+        assert client.post(f"/invitations/{newcomer.id}/resend", data=data).status_code == 302
+    other_id = _course_id(services, "other")
+    assert [e["course_id"] for e in _link_events(services)] == [other_id, None, None, None]
+    page = client.get("/courses/other/invitations").get_data(as_text=True)
+    assert '<input type="hidden" name="course" value="other">' in page  # what the page's buttons send
+
+
+def test_invitations_of_a_web_roster_import_are_audited_in_its_course(client, services, instructor):
+    login(client, "ines")
+    html = _upload(client, ROSTER).get_data(as_text=True)
+    events = _link_events(services)
+    dl101 = _course_id(services, "dl101")
+    assert [(e["action"], e["actor_id"], e["course_id"], e["new"]["user"]) for e in events] == [
+        ("invitation_issue", instructor.id, dl101, "zed"),
+        ("invitation_issue", instructor.id, dl101, "yan"),
+    ]
+    assert _without_secrets(events, LINK_RE.findall(html))
+
+
+def test_a_forgotten_password_s_link_is_audited_as_self_service(config, services, student):
+    with session_scope(services.sessions) as session:
+        session.get(User, student.id).email = "alice@example.org"
+    with smtp_server() as server:
+        client = build_app(dataclasses.replace(config, smtp_url=server.url), services).test_client()
+        client.post("/forgot", data={"email": "alice@example.org", "csrf_token": csrf_token(client, "/forgot")})
+        (message,) = server.wait_for(lambda messages: len(messages) == 1)
+    (event,) = _link_events(services)
+    assert (event["action"], event["actor_id"], event["actor_label"], event["user_id"]) == (
+        "reset_link_issue", None, "web:forgot", student.id
+    )  # fmt: skip
+    assert event["course_id"] == _course_id(services, "dl101") and event["new"]["mailed"] is True
+    assert _without_secrets([event], LINK_RE.findall(text_and_html(message)[0]))

@@ -267,7 +267,15 @@ def _send_link(user_id: int, issue: Any, what: str) -> Any:
     user = _student(user_id)
     db = get_db()
     try:
-        sent = issue(db, config(), user, base_url=base_url(), created_by=f"web:{current_user.username}")
+        sent = issue(
+            db,
+            config(),
+            user,
+            base_url=base_url(),
+            created_by=f"web:{current_user.username}",
+            course_id=_link_course(user),
+            actor_id=current_user.id,
+        )
     except ValueError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("auth.invitations"))
@@ -275,6 +283,23 @@ def _send_link(user_id: int, issue: Any, what: str) -> Any:
     mails_queued()
     _show_or_say(sent, what)
     return _back(sent)
+
+
+def _link_course(user: User) -> int | None:
+    """The course the link is issued in, for the audit trail: the form's ``course`` (the page's course) when
+    the student is in it and you teach it, else the one such course; None when there are several."""
+    from grader.db.models import Course, Enrolment
+
+    query = select(Enrolment.course_id).where(Enrolment.user_id == user.id, Enrolment.role == "student")
+    if not current_user.is_admin:
+        taught = select(Enrolment.course_id).where(Enrolment.user_id == current_user.id, Enrolment.role == "instructor")
+        query = query.where(Enrolment.course_id.in_(taught))
+    shared = set(get_db().scalars(query))
+    code = (request.form.get("course") or "").strip()[:64]
+    named = get_db().scalar(select(Course.id).where(Course.code == code)) if code else None
+    if named in shared:
+        return named
+    return shared.pop() if len(shared) == 1 else None
 
 
 def _back(sent: Any) -> Any:

@@ -456,7 +456,10 @@ def _invite(db: Any, usernames: list[str]) -> list[Any]:
     from grader.service.onboarding import invite
     from grader.web.auth.onboarding import base_url
 
-    return invite(db, current_app.config["LOSSGRADER"], usernames, base_url=base_url(), created_by=actor())
+    config = current_app.config["LOSSGRADER"]
+    return invite(
+        db, config, usernames, base_url=base_url(), created_by=actor(), course_id=_course_id(), actor_id=current_user.id
+    )
 
 
 def _roster_page(report: Any, problem: str | None, invitations: list[Any] | None = None) -> str:
