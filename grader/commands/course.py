@@ -206,7 +206,7 @@ def roster_import(file: Path, invitations: Path | None, course_code: str | None 
         if not report.ok:
             session.rollback()
         else:
-            enrolled_in = _enrol_imported(session, course_code, report.usernames)
+            enrolled_in = _enrol_imported(session, course_code, report.usernames, report.sections)
         if report.ok and invitations is not None:
             course = session.scalar(select(Course).where(Course.code == enrolled_in)) if enrolled_in else None
             links = _invite(db, session, report.usernames, invitations, course)
@@ -225,9 +225,10 @@ def roster_import(file: Path, invitations: Path | None, course_code: str | None 
         _report_invitations(db, links, invitations)
 
 
-def _enrol_imported(session: Session, code: str | None, usernames: list[str]) -> str | None:
+def _enrol_imported(session: Session, code: str | None, usernames: list[str], sections: dict[str, str]) -> str | None:
     """Enrol the roster's students in the course (``--course``, else the only one) as students with
-    the file's section; None when the service has no course yet (then they are only users)."""
+    the file's section (a blank cell leaves their section there alone); None when the service has
+    no course yet (then they are only users)."""
     from grader.service.courses import enrol, only_course
 
     if code is None and only_course(session) is None and not session.scalar(select(Course.id).limit(1)):
@@ -236,7 +237,7 @@ def _enrol_imported(session: Session, code: str | None, usernames: list[str]) ->
         return None
     course = resolve_course(session, code)
     for person in session.scalars(select(User).where(User.username.in_(usernames))):
-        enrol(session, course, person, "student", person.section)
+        enrol(session, course, person, "student", sections.get(person.username))
     return course.code
 
 

@@ -205,7 +205,7 @@ def _build(
     if course_id is not None:
         join_on = and_(join_on, Score.course_id == course_id)
     join_on = and_(join_on, Score.lab_id.in_(lab_ids)) if lab_ids else false()
-    section_column: Any = User.section if course_id is None else func.coalesce(Enrolment.section, User.section)
+    section_column: Any = User.section if course_id is None else Enrolment.section  # their section in this course
     query = (
         select(
             User.id,

@@ -100,6 +100,8 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     usernames: list[str] = field(default_factory=list)  # every student of the file, as stored (in file order)
+    # username -> the file's section (non-blank cells only): their section in the course it is imported into
+    sections: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -308,13 +310,15 @@ def import_roster(session: Session, path_or_text: str | Path | bytes, actor: str
     for row, user in plan:
         values = {_ATTRIBUTE[c]: row.values[c] for c in columns if row.values.get(c)}
         number = row.values["student_id"]
+        username = values.get("username") or (number if user is None else user.username)
+        report.usernames.append(username)
+        if row.values.get("section"):
+            report.sections[username] = row.values["section"]
         if user is None:
             values.setdefault("username", number)
             session.add(User(role="student", active=True, **values))
             report.created += 1
-            report.usernames.append(values["username"])
             continue
-        report.usernames.append(values.get("username", user.username))
         changed = {k: v for k, v in values.items() if getattr(user, k) != v}
         if not user.active:
             changed["active"] = True

@@ -126,6 +126,30 @@ def test_several_courses_need_course(stored: Stored, tmp_path: Path, capsys) -> 
         assert [e.course_id for e in session.scalars(select(Extension))] == [two.id]
 
 
+def test_roster_import_sets_the_section_in_its_course_only(stored: Stored, tmp_path: Path, capsys) -> None:
+    for code in ("one", "two"):
+        run(["course", "create", code, "--title", code])
+        run(["course", "add-lab", code, "lab01"])
+    roster = tmp_path / "roster.csv"
+
+    def imported(text: str, code: str) -> list[tuple[str, str | None]]:
+        roster.write_text(text)
+        assert run(["roster", "import", str(roster), "--course", code]) == 0
+        with stored() as session:
+            found = session.execute(select(Course.code, Enrolment.section).join(Enrolment).order_by(Course.code))
+            return [(row.code, row.section) for row in found]
+
+    assert imported("student_id,username,section\nS1,ann,A\n", "one") == [("one", "A")]
+    # a blank cell: ann has no section in course two yet, not course one's
+    assert imported("student_id,username,section\nS1,ann,\n", "two") == [("one", "A"), ("two", None)]
+    assert imported("student_id,username,section\nS1,ann,B\n", "two") == [("one", "A"), ("two", "B")]
+    assert imported("student_id,username,section\nS1,ann,C\n", "one") == [("one", "C"), ("two", "B")]
+    assert imported("student_id,username\nS1,ann\n", "two") == [("one", "C"), ("two", "B")]  # no column: kept
+    capsys.readouterr()
+    assert run(["export", "grades", "--format", "long", "--course", "two"]) == 0
+    assert "S1,ann,,B,lab01," in capsys.readouterr().out
+
+
 def test_export_shows_one_course_only(stored: Stored, tmp_path: Path, capsys) -> None:
     for code in ("one", "two"):
         run(["course", "create", code, "--title", code])

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, or_, select
+from sqlalchemy import Integer, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import AuditEvent, Enrolment, Extension, Lab, Score, Submission, User
@@ -349,11 +349,30 @@ def roster(
     """Student accounts matching ``search`` (part of the username, name, student id or email) and ``section``,
     by name; counts of every student per section (two queries)."""
     signed_in = or_(User.password_hash.is_not(None), User.sso_subject.is_not(None)).label("signed_in")
-    query = select(
-        User.id, User.username, User.display_name, User.student_number, User.email, User.section, User.active, signed_in
-    ).where(_students(course_id))
+    # In a course, a student's section is their enrolment's there (User.section is a roster
+    # field shared by all their courses).
+    section_column: Any = User.section if course_id is None else Enrolment.section
+
+    def of_students(query: Any) -> Any:
+        if course_id is None:
+            return query.where(User.role == "student")
+        enrolled = and_(Enrolment.user_id == User.id, Enrolment.course_id == course_id, Enrolment.role == "student")
+        return query.select_from(User).join(Enrolment, enrolled)
+
+    query = of_students(
+        select(
+            User.id,
+            User.username,
+            User.display_name,
+            User.student_number,
+            User.email,
+            section_column.label("section"),
+            User.active,
+            signed_in,
+        )
+    )
     if section:
-        query = query.where(User.section == section)
+        query = query.where(section_column == section)
     if search:
         term = search.strip().lower()
         columns = (User.username, User.display_name, User.student_number, User.email)
@@ -364,7 +383,7 @@ def roster(
     counts = _rows(
         session,
         # by the column itself: PostgreSQL does not see two coalesce(section, :param) as one expression
-        select(User.section, User.active, func.count()).where(_students(course_id)).group_by(User.section, User.active),
+        of_students(select(section_column, User.active, func.count())).group_by(section_column, User.active),
     ).all()
     by_section: dict[str, int] = {}
     total = active = 0

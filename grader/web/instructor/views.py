@@ -167,6 +167,7 @@ def student(user_id: int) -> Any:
     return render_template(
         "instructor/student.html",
         person=person,
+        section=db.get(Enrolment, (_course_id(), person.id)).section,  # in this course (loaded by the 404 check)
         labs=labs,
         by_lab=by_lab,
         extensions=extensions,
@@ -429,7 +430,7 @@ def roster() -> Any:
                 problem, status = str(exc), 422
             else:
                 if report.ok:
-                    _enrol(db, report.usernames)
+                    _enrol(db, report)
                     invitations = _invite(db, report.usernames) if request.form.get("invite") else None
                     db.commit()
                     if invitations:
@@ -442,13 +443,14 @@ def roster() -> Any:
     return _roster_page(report, problem, invitations), status
 
 
-def _enrol(db: Any, usernames: list[str]) -> None:
-    """The imported students become this course's students (with the file's section)."""
+def _enrol(db: Any, report: Any) -> None:
+    """The imported students become this course's students (with the file's section; a blank
+    cell leaves their section in this course alone, never copies one from another course)."""
     from grader.service.courses import enrol
 
     course = current_course()
-    for person in db.scalars(select(User).where(User.username.in_(usernames))):
-        enrol(db, course, person, "student", person.section)
+    for person in db.scalars(select(User).where(User.username.in_(report.usernames))):
+        enrol(db, course, person, "student", report.sections.get(person.username))
 
 
 def _invite(db: Any, usernames: list[str]) -> list[Any]:
