@@ -146,19 +146,26 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def make_students(database_url: str, count: int) -> list[str]:
-    """``count`` students (bench-0001…) with one API token each; returns the tokens."""
+    """``count`` students (bench-0001…) enrolled in the demo course ``serve`` made, with one API
+    token each; returns the tokens."""
     import grader.cli  # noqa: F401  (before grader.commands.*: importing those first is a circular import)
+    from grader.commands.web import DEMO_COURSE
     from grader.config import Config
     from grader.db.session import session_scope
     from grader.service.context import open_services
+    from grader.service.courses import enrol, find_course
     from grader.service.users import create_token, create_user
 
     services = open_services(Config(database_url=database_url))
     try:
         with session_scope(services.sessions) as session:
+            course = find_course(session, DEMO_COURSE)
+            if course is None:
+                sys.exit(f"FAIL: lossgrader serve made no demo course ({DEMO_COURSE!r}) to enrol the students in")
             tokens = []
             for i in range(1, count + 1):
                 user = create_user(session, f"bench-{i:04d}", "student", password=None, display_name=f"Bench {i}")
+                enrol(session, course, user)  # a submission goes to a lab of one of the student's courses
                 tokens.append(create_token(session, user, "bench"))
             return tokens
     finally:
