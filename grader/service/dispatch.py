@@ -23,17 +23,15 @@ import os
 import queue
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from grader.db.models import Submission, utcnow
+from grader.service.outage import Outage, database_unreachable, describe_error
 
 if TYPE_CHECKING:
     from grader.service.context import Services
@@ -248,20 +246,6 @@ class DramatiqDispatcher:
 # --- reconciler ------------------------------------------------------------------------
 
 
-def database_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database cannot be reached now (an outage, not a bug)."""
-    from grader.service.context import is_transient
-
-    return isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and is_transient(exc))
-
-
-def describe_error(exc: BaseException) -> str:
-    """``Class: first line of the message`` (the driver's message, without SQL or parameters)."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200] if lines else 'no message'}"
-
-
 @dataclass
 class SweepReport:
     """What one pass of the reconciler did."""
@@ -286,8 +270,14 @@ class Reconciler:
         self.grace = float(grace if grace is not None else min(5.0, self.interval))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._outage_since: float | None = None  # monotonic time the database stopped answering sweeps
-        self._failed_sweeps = 0  # in the current outage
+        self._outage = Outage(
+            log,
+            f"reconciler: database unreachable (%s); sweeping every {self.interval:.0f} s until it answers",
+            lambda seconds, failed: (
+                f"reconciler: database reachable again after {seconds:.0f} s "
+                f"({failed} sweep{'' if failed == 1 else 's'} failed)"
+            ),
+        )
 
     def sweep(self, now: dt.datetime | None = None, *, all_queued: bool = False) -> SweepReport:
         """One pass. ``all_queued`` ignores dispatch leases (after a restart of the embedded service)."""
@@ -390,26 +380,10 @@ class Reconciler:
             if not database_unreachable(exc):
                 log.exception("reconciler: sweep failed; trying again in %.0f s", self.interval)
                 return None
-            self._failed_sweeps += 1
-            if self._outage_since is None:
-                self._outage_since = time.monotonic()
-                log.warning(
-                    "reconciler: database unreachable (%s); sweeping every %.0f s until it answers",
-                    describe_error(exc),
-                    self.interval,
-                )
-            else:
+            if not self._outage.begin(describe_error(exc)):
                 log.debug("reconciler: database still unreachable (%s)", describe_error(exc))
             return None
-        if self._outage_since is not None:
-            lasted, failed = time.monotonic() - self._outage_since, self._failed_sweeps
-            self._outage_since, self._failed_sweeps = None, 0
-            log.warning(
-                "reconciler: database reachable again after %.0f s (%d sweep%s failed)",
-                lasted,
-                failed,
-                "" if failed == 1 else "s",
-            )
+        self._outage.end()
         return report
 
     def run_forever(self, *, all_queued_first: bool = False) -> None:

@@ -2,15 +2,14 @@
 
 While the database (or the broker) cannot be reached, a request that needs it is answered
 503 with ``Retry-After`` (never 500), and the outage is logged once per episode: one
-warning when it starts, one line when a request gets through again (:class:`Outage`).
+warning when it starts, one line when a request gets through again
+(:class:`~grader.service.outage.Outage`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-import time
 
 from flask import Flask, Response, current_app, g, has_app_context, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -18,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from grader.service.outage import Outage, database_unreachable, error_line
 from grader.web import db
 
 #: What a client is told to wait (seconds) while the database or broker is unreachable.
@@ -98,51 +98,15 @@ def handle_server_error(exc: Exception) -> Response:
     return error_response(500, bare=True)  # bare: no navigation, which would load the user again
 
 
-class Outage:
-    """Whether the database (or broker) is unreachable, as requests found it: logged once per episode."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-        self.since: float | None = None
-        self.refused = 0  # requests answered 503 in this episode
-        self._lock = threading.Lock()
-
-    def begin(self, reason: str, *, refused: bool = True) -> bool:
-        """A request found the database unreachable; True (and one warning) if this starts an episode."""
-        with self._lock:
-            self.refused += int(refused)
-            if self.since is not None:
-                return False
-            self.since = time.monotonic()
-        self.logger.warning("database or broker unreachable (%s): answering 503 until it is back", reason)
-        return True
-
-    def end(self) -> None:
-        """A request used the database again: close the episode (one line) if one is open."""
-        with self._lock:
-            if self.since is None:
-                return
-            lasted, refused = time.monotonic() - self.since, self.refused
-            self.since, self.refused = None, 0
-        self.logger.warning("database reachable again after %.1f s (%d requests answered 503)", lasted, refused)
-
-
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database or the broker cannot be reached now (not a bug)."""
-    from grader.service.context import is_transient
-
-    if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and is_transient(exc)):
+    if database_unreachable(exc):
         return True
     try:
         import redis
     except ImportError:  # pragma: no cover - the server extra installs it
         return False
     return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:200]
 
 
 def unavailable_response() -> Response:
@@ -159,7 +123,7 @@ def handle_unavailable(exc: Exception) -> Response:
         raise exc  # a bug: the 500 handler logs it (tests see it propagate)
     with contextlib.suppress(Exception):  # the connection is gone: rolling back may fail too
         db.rollback()
-    current_app.extensions[OUTAGE_KEY].begin(_first_line(exc))
+    current_app.extensions[OUTAGE_KEY].begin(error_line(exc) or type(exc).__name__)
     return unavailable_response()
 
 
@@ -186,7 +150,7 @@ class _RetryWarnings(logging.Filter):
         outage = current_app.extensions.get(OUTAGE_KEY)
         if outage is None:
             return True
-        outage.begin(record.getMessage()[:200], refused=False)  # logs the episode's one line if it starts one
+        outage.begin(record.getMessage()[:200], count=False)  # logs the episode's one line if it starts one
         return False
 
 
@@ -202,7 +166,11 @@ def handle_csrf_error(exc: CSRFError) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers (unhandled exceptions reach the 500 handler unless testing propagates them)."""
-    app.extensions[OUTAGE_KEY] = Outage(app.logger)
+    app.extensions[OUTAGE_KEY] = Outage(
+        app.logger,
+        "database or broker unreachable (%s): answering 503 until it is back",
+        lambda seconds, refused: f"database reachable again after {seconds:.1f} s ({refused} requests answered 503)",
+    )
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_server_error)

@@ -10,16 +10,12 @@ from typing import Any
 
 from flask import current_app
 
+from grader.service.outage import describe_error
 from grader.web.db import get_services
 
 OK = "ok"
 NOT_USED = "not used"
 READY = (OK, NOT_USED)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return f"{type(exc).__name__}: {(text.splitlines() or [''])[0][:200]}"
 
 
 def database_check(services: Any) -> str:
@@ -30,7 +26,7 @@ def database_check(services: Any) -> str:
         with services.sessions() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:
-        return _first_line(exc)
+        return describe_error(exc)
     return OK
 
 
@@ -43,7 +39,7 @@ def broker_check(services: Any) -> str:
     try:
         client.ping()
     except Exception as exc:
-        return _first_line(exc)
+        return describe_error(exc)
     return OK
 
 
@@ -54,7 +50,7 @@ def sandbox_check(services: Any) -> str:
     try:
         services.runner()
     except Exception as exc:
-        return _first_line(exc)
+        return describe_error(exc)
     return OK
 
 
