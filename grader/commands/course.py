@@ -229,15 +229,14 @@ def _enrol_imported(session: Session, code: str | None, usernames: list[str], se
     """Enrol the roster's students in the course (``--course``, else the only one) as students with
     the file's section (a blank cell leaves their section there alone); None when the service has
     no course yet (then they are only users)."""
-    from grader.service.courses import enrol, only_course
+    from grader.service.courses import enrol_imported, only_course
 
     if code is None and only_course(session) is None and not session.scalar(select(Course.id).limit(1)):
         err.print("[yellow]note:[/yellow] no course yet: the students are not enrolled anywhere "
                   "(lossgrader course create, then roster import --course CODE)", soft_wrap=True)  # fmt: skip
         return None
     course = resolve_course(session, code)
-    for person in session.scalars(select(User).where(User.username.in_(usernames))):
-        enrol(session, course, person, "student", sections.get(person.username))
+    enrol_imported(session, course, usernames, sections)
     return course.code
 
 

@@ -225,6 +225,14 @@ def unenrol(session: Session, course: Course, user: User) -> bool:
     return True
 
 
+def enrol_imported(session: Session, course: Course, usernames: list[str], sections: dict[str, str]) -> None:
+    """A roster import's students become the course's students, each with the file's section
+    (``sections``: username → a non-blank cell; a blank one leaves their section there alone,
+    never copies one from another course)."""
+    for person in session.scalars(select(User).where(User.username.in_(usernames))):
+        enrol(session, course, person, "student", sections.get(person.username))
+
+
 def enrolment(session: Session, course_id: int, user_id: int) -> Enrolment | None:
     """The user's enrolment in the course, or None."""
     return session.get(Enrolment, (course_id, user_id))

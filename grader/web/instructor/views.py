@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from grader.db.models import COUNTING, LATE_POLICIES, CourseLab, Enrolment, Extension, Score, Submission, User, utcnow
 from grader.service import submissions
+from grader.service.courses import enrol_imported
 from grader.web.course_context import current_course
 from grader.web.db import get_db, get_services
 from grader.web.filters import course_zone, parse_local, when, zone_label
@@ -430,7 +431,7 @@ def roster() -> Any:
                 problem, status = str(exc), 422
             else:
                 if report.ok:
-                    _enrol(db, report)
+                    enrol_imported(db, current_course(), report.usernames, report.sections)
                     invitations = _invite(db, report.usernames) if request.form.get("invite") else None
                     db.commit()
                     if invitations:
@@ -441,16 +442,6 @@ def roster() -> Any:
                     db.rollback()
                     status = 422
     return _roster_page(report, problem, invitations), status
-
-
-def _enrol(db: Any, report: Any) -> None:
-    """The imported students become this course's students (with the file's section; a blank
-    cell leaves their section in this course alone, never copies one from another course)."""
-    from grader.service.courses import enrol
-
-    course = current_course()
-    for person in db.scalars(select(User).where(User.username.in_(report.usernames))):
-        enrol(db, course, person, "student", report.sections.get(person.username))
 
 
 def _invite(db: Any, usernames: list[str]) -> list[Any]:
