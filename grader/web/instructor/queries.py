@@ -16,18 +16,6 @@ from sqlalchemy.orm import Session
 from grader.db.models import AuditEvent, Enrolment, Extension, Lab, Score, Submission, User
 from grader.service.gradebook import _fetched_time, _utc
 
-#: Lab settings the policy form edits: form field → column.
-POLICY_FIELDS = (
-    "due_at",
-    "hard_deadline_at",
-    "late_policy",
-    "late_percent_per_day",
-    "max_submissions",
-    "min_interval_seconds",
-    "counting",
-    "unloadable_counts",
-)
-
 
 @dataclass
 class LabSummary:
