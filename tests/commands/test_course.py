@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import sys
 import types
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.cli import run
-from grader.commands.users import open_db
 from grader.db.models import AuditEvent, Course, CourseLab, Enrolment, Extension, Lab, Score, User
+from tests.commands.conftest import Stored
 
-Stored = Callable[[], AbstractContextManager[Session]]
 UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stored:
+def stored(cli_database: Stored) -> Stored:
     """The CLI's database (a SQLite file) holding lab01 and students ann (S1) and ben (S2)."""
-    monkeypatch.setenv("LOSSGRADER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    @contextmanager
-    def session() -> Iterator[Session]:
-        with open_db() as db, db.session() as s:
-            yield s
-
+    session = cli_database
     with session() as s:
         s.add(Lab(id="lab01", title="MSE", version="v1", max_score=10))
         s.add_all(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,23 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.cli import run
-from grader.commands.users import open_db
 from grader.db.models import AuditEvent, Course, CourseLab, Enrolment, Extension, Lab, Score, User
+from tests.commands.conftest import Stored
 
-Stored = Callable[[], AbstractContextManager[Session]]
 UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stored:
+def stored(cli_database: Stored) -> Stored:
     """The CLI's database with lab01 and lab02 in the library and no course."""
-    monkeypatch.setenv("LOSSGRADER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    @contextmanager
-    def session() -> Iterator[Session]:
-        with open_db() as db, db.session() as s:
-            yield s
-
+    session = cli_database
     with session() as s:
         s.add_all([Lab(id="lab01", title="MSE", version="v1", max_score=10), Lab(id="lab02", title="CE", version="v1")])
     return session

@@ -6,37 +6,28 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.cli import run
-from grader.commands.users import open_db
 from grader.config import Config
 from grader.db.models import AuditEvent, Course, SignInLink, User
 from grader.service.signin import RESET, redeem_link
 from grader.service.users import check_password, create_user
+from tests.commands.conftest import Stored
 from tests.mailserver import smtp_server, text_and_html
 
 ROSTER = "student_id,username,name,email\nS1,ada,Ada Lovelace,ada@example.org\nS2,bob,Bob,\n"
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("LOSSGRADER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+def db(cli_database: Stored, monkeypatch: pytest.MonkeyPatch) -> Stored:
     monkeypatch.setenv("LOSSGRADER_BASE_URL", "https://grader.example.edu")
     for name in ("LOSSGRADER_SMTP_URL", "LOSSGRADER_MAIL_FROM"):
         monkeypatch.delenv(name, raising=False)
-
-    @contextmanager
-    def session() -> Iterator[Session]:
-        with open_db() as opened, opened.session() as s:
-            yield s
-
+    session = cli_database
     with session() as s:
         create_user(s, "ivy", "instructor", password="old one", email="ivy@example.org")
     return session

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from grader.cli import run
-from grader.commands.users import open_db
 from grader.db.models import ApiToken, User
 from grader.service.users import check_password, user_for_token
-
-Stored = Callable[[], AbstractContextManager[Session]]
+from tests.commands.conftest import Stored
 
 
 @pytest.fixture
-def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stored:
+def stored(cli_database: Stored) -> Stored:
     """The CLI's database (a SQLite file); call it for a committed session."""
-    monkeypatch.setenv("LOSSGRADER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    @contextmanager
-    def session() -> Iterator[Session]:
-        with open_db() as db, db.session() as s:
-            yield s
-
-    return session
+    return cli_database
 
 
 def test_add_user_with_password_from_stdin(stored: Stored, monkeypatch, capsys) -> None:
